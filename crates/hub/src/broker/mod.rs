@@ -1,0 +1,101 @@
+//! The broker seam: where messages get their sequence numbers, where history lives, and
+//! how a publish reaches subscribers.
+//!
+//! Transports never see a broker; they talk to the [`crate::Hub`], which holds an
+//! `Arc<dyn Broker>`. Today there is [`MemoryBroker`] (one process); a Redis-backed
+//! broker implements the same trait to let several nodes share channels.
+//!
+//! A broker must guarantee, per channel: sequence numbers strictly increase by one within
+//! an epoch; every local subscriber receives messages in `seq` order; a subscription with
+//! `since` atomically gets the `subscribed` reply, then a `gap` if anything is lost, then
+//! every retained missed message, then live messages, with no duplicate and no hole between
+//! recovered and live.
+
+mod memory;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use switchboard_protocol::{
+    ChannelName, RequestId,
+    delivery::Body,
+    server::{ChannelStats, Member},
+};
+
+pub use memory::MemoryBroker;
+
+use crate::connection::Connection;
+
+/// What a publish was assigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub seq: u64,
+    pub ts: u64,
+    /// Local subscribers the message was queued for.
+    pub delivered: usize,
+}
+
+/// A subscription request, as the broker needs it.
+#[derive(Debug, Clone)]
+pub struct SubscribeRequest {
+    pub id: Option<RequestId>,
+    pub channel: ChannelName,
+    pub connection: Arc<Connection>,
+    /// Resume after this sequence number.
+    pub since: Option<u64>,
+    /// The epoch `since` belongs to; when it differs from the broker's, history is lost.
+    pub epoch: Option<String>,
+    /// Whether this subscriber wants `join` / `leave` events.
+    pub presence: bool,
+}
+
+/// How a subscription went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeOutcome {
+    pub last_seq: u64,
+    /// Every message after `since` was (or is being) delivered.
+    pub resumed: bool,
+    pub recovered: u64,
+    /// False when the connection was already subscribed (the request only re-synced it).
+    pub new_subscription: bool,
+}
+
+/// Broker failures a client can be told about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerError {
+    #[error("the hub already holds its maximum of {0} channels")]
+    TooManyChannels(usize),
+    #[error("since {since} is ahead of channel {channel}'s last sequence number {last}")]
+    SinceAhead { channel: ChannelName, since: u64, last: u64 },
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Where publishing, history and fan-out happen.
+#[async_trait]
+pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
+    /// This broker's epoch: changes whenever sequence numbers start over.
+    fn epoch(&self) -> &str;
+
+    /// Assigns the next `seq` on `channel`, records the message in history and queues it
+    /// (rendered once) for every subscriber.
+    async fn publish(
+        &self,
+        channel: &ChannelName,
+        body: Body<'_>,
+        from: Option<&str>,
+    ) -> Result<Published, BrokerError>;
+
+    /// Subscribes a connection, queueing `subscribed` (and `gap` and recovered messages)
+    /// into its outbox as described in the module docs.
+    async fn subscribe(&self, request: SubscribeRequest) -> Result<SubscribeOutcome, BrokerError>;
+
+    /// Removes a subscription; returns whether there was one.
+    async fn unsubscribe(&self, channel: &ChannelName, connection: &Connection) -> bool;
+
+    /// Who is subscribed to `channel` (on this node).
+    async fn presence(&self, channel: &ChannelName) -> Vec<Member>;
+
+    /// Per-channel figures.
+    fn channel_stats(&self) -> Vec<ChannelStats>;
+}

@@ -1,0 +1,186 @@
+//! Connections: one per client (a socket, or a polling session), with a unique id, its
+//! own counters, its subscriptions and its outbox; and the registry that finds them.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+    },
+    time::Instant,
+};
+
+use parking_lot::{Mutex, RwLock};
+use switchboard_protocol::{ChannelName, CloseCode, server::Transport};
+
+use crate::{
+    delivery::Delivery,
+    outbox::{Outbox, Push},
+    stats::HubCounters,
+};
+
+/// A connection id: a random UUID (v4), unguessable, because for the HTTP transports it
+/// is the credential that lets a request act for the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(Arc<str>);
+
+impl ConnectionId {
+    pub fn random() -> Self {
+        Self(Arc::from(uuid::Uuid::new_v4().hyphenated().to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for ConnectionId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One client connection, shared by its transport task and the hub.
+#[derive(Debug)]
+pub struct Connection {
+    id: ConnectionId,
+    transport: Transport,
+    remote: Option<SocketAddr>,
+    opened: Instant,
+    outbox: Outbox,
+    pub(crate) subscriptions: Mutex<Vec<ChannelName>>,
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    disconnected: AtomicBool,
+    counters: Arc<HubCounters>,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        transport: Transport,
+        remote: Option<SocketAddr>,
+        outbox: Outbox,
+        counters: Arc<HubCounters>,
+    ) -> Self {
+        Self {
+            id: ConnectionId::random(),
+            transport,
+            remote,
+            opened: Instant::now(),
+            outbox,
+            subscriptions: Mutex::new(Vec::new()),
+            messages_in: AtomicU64::new(0),
+            messages_out: AtomicU64::new(0),
+            disconnected: AtomicBool::new(false),
+            counters,
+        }
+    }
+
+    pub fn id(&self) -> &ConnectionId {
+        &self.id
+    }
+
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.remote
+    }
+
+    pub fn opened(&self) -> Instant {
+        self.opened
+    }
+
+    /// The queue the transport drains.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Queues a delivery for this connection (never waits). Counts it, and applies the
+    /// slow-consumer policy: an overflow closes the connection.
+    pub fn send(&self, delivery: Arc<Delivery>) -> Push {
+        let result = self.outbox.push(delivery);
+        match result {
+            Push::Queued => {
+                self.messages_out.fetch_add(1, Relaxed);
+            }
+            Push::Overflowed => {
+                self.counters.slow_consumer_disconnects.fetch_add(1, Relaxed);
+                tracing::info!(connection = %self.id, transport = %self.transport, "slow consumer: outbox overflowed, closing");
+            }
+            Push::Closed => {}
+        }
+        result
+    }
+
+    /// Asks the transport to close the connection with `reason` after flushing what is queued.
+    pub fn close(&self, reason: CloseCode) {
+        self.outbox.close(reason);
+    }
+
+    pub fn messages_in(&self) -> u64 {
+        self.messages_in.load(Relaxed)
+    }
+
+    pub fn messages_out(&self) -> u64 {
+        self.messages_out.load(Relaxed)
+    }
+
+    pub(crate) fn count_in(&self) {
+        self.messages_in.fetch_add(1, Relaxed);
+        self.counters.messages_in.fetch_add(1, Relaxed);
+    }
+
+    pub fn subscriptions(&self) -> Vec<ChannelName> {
+        self.subscriptions.lock().clone()
+    }
+
+    pub fn is_subscribed(&self, channel: &ChannelName) -> bool {
+        self.subscriptions.lock().contains(channel)
+    }
+
+    /// Marks the connection gone; true only for the first call.
+    pub(crate) fn mark_disconnected(&self) -> bool {
+        !self.disconnected.swap(true, Relaxed)
+    }
+}
+
+/// All open connections, by id.
+#[derive(Debug, Default)]
+pub struct Registry {
+    connections: RwLock<HashMap<ConnectionId, Arc<Connection>>>,
+}
+
+impl Registry {
+    pub fn insert(&self, connection: Arc<Connection>) {
+        self.connections.write().insert(connection.id().clone(), connection);
+    }
+
+    pub fn remove(&self, id: &ConnectionId) -> Option<Arc<Connection>> {
+        self.connections.write().remove(id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Connection>> {
+        self.connections.read().get(id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.connections.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn all(&self) -> Vec<Arc<Connection>> {
+        self.connections.read().values().cloned().collect()
+    }
+}

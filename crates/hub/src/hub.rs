@@ -1,0 +1,434 @@
+//! The facade every transport talks to: open a connection, hand it client messages,
+//! disconnect it; plus stats, server-side publishing (feeds) and shutdown.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering::Relaxed},
+    },
+    time::Instant,
+};
+
+use switchboard_protocol::{
+    BROADCAST_CHANNEL, ChannelName, ClientMessage, CloseCode, ErrorCode, PROTOCOL_VERSION,
+    ProtocolError, RequestId, SERVER_NAME, ServerMessage,
+    channel::MAX_CHANNEL_NAME_LEN,
+    delivery::Body,
+    now_ms, parse_client_message,
+    server::{ClientStats, Limits, ServerStats, Transport},
+};
+
+use crate::{
+    broker::{Broker, BrokerError, MemoryBroker, Published, SubscribeRequest},
+    config::HubConfig,
+    connection::{Connection, Registry},
+    delivery::Delivery,
+    outbox::Outbox,
+    stats::HubCounters,
+};
+
+/// The transport's keepalive settings, announced in `welcome`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub heartbeat_interval_ms: u64,
+    pub idle_timeout_ms: u64,
+}
+
+/// A channel to join when a connection opens, optionally resuming.
+#[derive(Debug, Clone)]
+pub struct InitialSubscription {
+    pub channel: ChannelName,
+    pub since: Option<u64>,
+    pub epoch: Option<String>,
+}
+
+impl InitialSubscription {
+    pub fn new(channel: ChannelName) -> Self {
+        Self { channel, since: None, epoch: None }
+    }
+}
+
+/// The hub. Cheap to share (`Arc<Hub>`); every method is safe to call concurrently.
+#[derive(Debug)]
+pub struct Hub {
+    config: HubConfig,
+    broker: Arc<dyn Broker>,
+    registry: Registry,
+    counters: Arc<HubCounters>,
+    started: Instant,
+    broadcast: ChannelName,
+    shutting_down: AtomicBool,
+}
+
+impl Hub {
+    /// A hub with the in-memory broker.
+    pub fn memory(config: HubConfig) -> Arc<Self> {
+        let counters = Arc::new(HubCounters::default());
+        let broker = Arc::new(MemoryBroker::new(
+            config.history_size,
+            config.history_ttl,
+            config.max_channels,
+            counters.clone(),
+        ));
+        Self::with_broker(config, broker, counters)
+    }
+
+    /// A hub over any broker; `counters` must be the ones the broker updates.
+    pub fn with_broker(
+        config: HubConfig,
+        broker: Arc<dyn Broker>,
+        counters: Arc<HubCounters>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            broker,
+            registry: Registry::default(),
+            counters,
+            started: Instant::now(),
+            broadcast: ChannelName::new(BROADCAST_CHANNEL).unwrap_or_else(|_| unreachable!()),
+            shutting_down: AtomicBool::new(false),
+        })
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    pub fn epoch(&self) -> &str {
+        self.broker.epoch()
+    }
+
+    pub fn counters(&self) -> &HubCounters {
+        &self.counters
+    }
+
+    /// Finds an open connection by id.
+    pub fn connection(&self, id: &str) -> Option<Arc<Connection>> {
+        self.registry.get(id)
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.registry.len()
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Relaxed)
+    }
+
+    /// Registers a new connection. Call [`Hub::open`] next, and [`Hub::disconnect`] when
+    /// the transport is done with it.
+    pub fn connect(&self, transport: Transport, remote: Option<SocketAddr>) -> Arc<Connection> {
+        let outbox = Outbox::new(self.config.queue_messages, self.config.queue_bytes);
+        let connection = Arc::new(Connection::new(transport, remote, outbox, self.counters.clone()));
+        self.registry.insert(connection.clone());
+        self.counters.opened(transport);
+        tracing::debug!(connection = %connection.id(), %transport, ?remote, "connected");
+        if self.is_shutting_down() {
+            connection.close(CloseCode::GoingAway);
+        }
+        connection
+    }
+
+    /// Queues `welcome`, then subscribes the connection to `broadcast` and to `channels`
+    /// (or, when `channels` is `None`, to the configured auto-subscribe list), each
+    /// answered by `subscribed` as if the client had asked.
+    pub async fn open(
+        &self,
+        connection: &Arc<Connection>,
+        channels: Option<Vec<InitialSubscription>>,
+        timings: Timings,
+    ) {
+        let welcome = ServerMessage::Welcome {
+            connection_id: connection.id().to_string(),
+            server: SERVER_NAME.to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            protocol: PROTOCOL_VERSION,
+            epoch: self.epoch().to_owned(),
+            transport: connection.transport(),
+            heartbeat_interval_ms: timings.heartbeat_interval_ms,
+            idle_timeout_ms: timings.idle_timeout_ms,
+            limits: self.limits(),
+            ts: now_ms(),
+        };
+        self.reply(connection, &welcome);
+        let channels = channels.unwrap_or_else(|| {
+            self.config.auto_subscribe.iter().cloned().map(InitialSubscription::new).collect()
+        });
+        let broadcast = InitialSubscription::new(self.broadcast.clone());
+        let already_broadcast = channels.iter().any(|c| c.channel == self.broadcast);
+        let all = (!already_broadcast).then_some(broadcast).into_iter().chain(channels);
+        for initial in all {
+            let message = ClientMessage::Subscribe {
+                id: None,
+                channel: initial.channel,
+                since: initial.since,
+                epoch: initial.epoch,
+                presence: false,
+            };
+            self.dispatch(connection, message).await;
+        }
+    }
+
+    /// The limits announced in `welcome`.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_message_bytes: self.config.max_message_bytes,
+            max_channel_name_bytes: MAX_CHANNEL_NAME_LEN,
+            max_subscriptions: self.config.max_subscriptions,
+            history_size: self.config.history_size,
+            history_ttl_ms: self.config.history_ttl.as_millis() as u64,
+            queue_messages: self.config.queue_messages,
+            queue_bytes: self.config.queue_bytes,
+        }
+    }
+
+    /// Handles one client message as text: size check, parse, dispatch. Errors are
+    /// queued to the connection as `error` messages; nothing here can fail the server.
+    pub async fn handle_text(&self, connection: &Arc<Connection>, text: &str) {
+        connection.count_in();
+        if text.len() > self.config.max_message_bytes {
+            let err = ProtocolError::new(
+                ErrorCode::MessageTooLarge,
+                format!(
+                    "message is {} bytes; the limit is {}",
+                    text.len(),
+                    self.config.max_message_bytes
+                ),
+            );
+            self.send_error(connection, &err);
+            return;
+        }
+        match parse_client_message(text) {
+            Ok(message) => self.dispatch(connection, message).await,
+            Err(err) => self.send_error(connection, &err),
+        }
+    }
+
+    /// Handles one parsed client message (counted as received).
+    pub async fn handle_message(&self, connection: &Arc<Connection>, message: ClientMessage) {
+        connection.count_in();
+        self.dispatch(connection, message).await;
+    }
+
+    async fn dispatch(&self, connection: &Arc<Connection>, message: ClientMessage) {
+        let id = message.id().cloned();
+        if let Err(err) = self.execute(connection, message).await {
+            self.send_error(connection, &err.with_id(id));
+        }
+    }
+
+    async fn execute(
+        &self,
+        connection: &Arc<Connection>,
+        message: ClientMessage,
+    ) -> Result<(), ProtocolError> {
+        let from = Some(connection.id().as_str());
+        match message {
+            ClientMessage::Chat { id, channel, user, text } => {
+                self.check_writable(&channel)?;
+                let body = Body::Chat { user: &user, text: &text };
+                let published = self.broker.publish(&channel, body, from).await.map_err(to_protocol)?;
+                self.ack(connection, id, &channel, published);
+            }
+            ClientMessage::Broadcast { id, text } => {
+                let body = Body::Broadcast { text: &text };
+                let published =
+                    self.broker.publish(&self.broadcast, body, from).await.map_err(to_protocol)?;
+                self.ack(connection, id, &self.broadcast, published);
+            }
+            ClientMessage::Publish { id, channel, data } => {
+                self.check_writable(&channel)?;
+                let body = Body::Message { data: &data };
+                let published = self.broker.publish(&channel, body, from).await.map_err(to_protocol)?;
+                self.ack(connection, id, &channel, published);
+            }
+            ClientMessage::Ping { id } => self.reply(connection, &ServerMessage::Pong { id, ts: now_ms() }),
+            ClientMessage::Custom { id, action, .. } => match action.as_str() {
+                "get_stats" => {
+                    let stats = ServerMessage::Stats {
+                        id,
+                        ts: now_ms(),
+                        server: self.stats(),
+                        client: self.client_stats(connection),
+                    };
+                    self.reply(connection, &stats);
+                }
+                other => {
+                    return Err(ProtocolError::new(
+                        ErrorCode::UnknownAction,
+                        format!("unknown custom action {other:?}; known actions: get_stats"),
+                    ));
+                }
+            },
+            ClientMessage::Subscribe { id, channel, since, epoch, presence } => {
+                self.subscribe(connection, id, channel, since, epoch, presence).await?;
+            }
+            ClientMessage::Unsubscribe { id, channel } => {
+                if channel == self.broadcast {
+                    return Err(ProtocolError::new(
+                        ErrorCode::ReadOnlyChannel,
+                        "every connection stays subscribed to `broadcast`",
+                    ));
+                }
+                let removed = {
+                    let mut subscriptions = connection.subscriptions.lock();
+                    let before = subscriptions.len();
+                    subscriptions.retain(|c| *c != channel);
+                    before != subscriptions.len()
+                };
+                if !removed {
+                    return Err(ProtocolError::new(
+                        ErrorCode::NotSubscribed,
+                        format!("not subscribed to {channel}"),
+                    ));
+                }
+                self.broker.unsubscribe(&channel, connection).await;
+                self.reply(connection, &ServerMessage::Unsubscribed { id, channel: channel.to_string() });
+            }
+            ClientMessage::Presence { id, channel } => {
+                let members = self.broker.presence(&channel).await;
+                self.reply(connection, &ServerMessage::Presence { id, channel: channel.to_string(), members });
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        connection: &Arc<Connection>,
+        id: Option<RequestId>,
+        channel: ChannelName,
+        since: Option<u64>,
+        epoch: Option<String>,
+        presence: bool,
+    ) -> Result<(), ProtocolError> {
+        {
+            let mut subscriptions = connection.subscriptions.lock();
+            if !subscriptions.contains(&channel) {
+                if subscriptions.len() >= self.config.max_subscriptions {
+                    return Err(ProtocolError::new(
+                        ErrorCode::TooManySubscriptions,
+                        format!("a connection may hold {} subscriptions", self.config.max_subscriptions),
+                    ));
+                }
+                subscriptions.push(channel.clone());
+            }
+        }
+        let request = SubscribeRequest {
+            id,
+            channel: channel.clone(),
+            connection: connection.clone(),
+            since,
+            epoch,
+            presence,
+        };
+        if let Err(err) = self.broker.subscribe(request).await {
+            connection.subscriptions.lock().retain(|c| *c != channel);
+            return Err(to_protocol(err));
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self, channel: &ChannelName) -> Result<(), ProtocolError> {
+        if *channel == self.broadcast || self.config.read_only_channels.contains(channel) {
+            return Err(ProtocolError::new(
+                ErrorCode::ReadOnlyChannel,
+                format!("channel {channel} is written only by the server"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn ack(&self, connection: &Connection, id: Option<RequestId>, channel: &ChannelName, published: Published) {
+        if let Some(id) = id {
+            let ack = ServerMessage::Ack { id, channel: channel.to_string(), seq: published.seq, ts: published.ts };
+            self.reply(connection, &ack);
+        }
+    }
+
+    /// Queues a reply (not part of any channel's sequence) to one connection.
+    pub fn reply(&self, connection: &Connection, message: &ServerMessage) {
+        if connection.send(Delivery::reply(message)) == crate::Push::Queued {
+            self.counters.messages_out.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Queues an `error` to one connection.
+    pub fn send_error(&self, connection: &Connection, err: &ProtocolError) {
+        tracing::debug!(connection = %connection.id(), code = err.code.code(), message = %err.message, "client error");
+        self.counters.errors_out.fetch_add(1, Relaxed);
+        self.reply(connection, &ServerMessage::from_error(err));
+    }
+
+    /// Publishes from the server itself (feeds such as `clock`), bypassing the
+    /// read-only rule that applies to clients.
+    pub async fn publish(
+        &self,
+        channel: &ChannelName,
+        data: &serde_json::value::RawValue,
+    ) -> Result<Published, BrokerError> {
+        self.broker.publish(channel, Body::Message { data }, None).await
+    }
+
+    /// Unsubscribes the connection everywhere and forgets it. Idempotent.
+    pub async fn disconnect(&self, connection: &Arc<Connection>) {
+        if !connection.mark_disconnected() {
+            return;
+        }
+        connection.close(CloseCode::Normal);
+        let channels = std::mem::take(&mut *connection.subscriptions.lock());
+        for channel in &channels {
+            self.broker.unsubscribe(channel, connection).await;
+        }
+        self.registry.remove(connection.id());
+        self.counters.closed(connection.transport());
+        tracing::debug!(connection = %connection.id(), transport = %connection.transport(), "disconnected");
+    }
+
+    /// Server-wide figures.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            epoch: self.epoch().to_owned(),
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+            connections: self.counters.open_connections(),
+            connections_accepted: self.counters.accepted_connections(),
+            messages_in: self.counters.messages_in.load(Relaxed),
+            messages_out: self.counters.messages_out.load(Relaxed),
+            errors_out: self.counters.errors_out.load(Relaxed),
+            slow_consumer_disconnects: self.counters.slow_consumer_disconnects.load(Relaxed),
+            channels: self.broker.channel_stats(),
+        }
+    }
+
+    /// One connection's own figures.
+    pub fn client_stats(&self, connection: &Connection) -> ClientStats {
+        ClientStats {
+            connection_id: connection.id().to_string(),
+            transport: connection.transport(),
+            connected_ms: connection.opened().elapsed().as_millis() as u64,
+            messages_in: connection.messages_in(),
+            messages_out: connection.messages_out(),
+            subscriptions: connection.subscriptions().iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    /// Starts shutdown: every connection's outbox closes with 1001 (going away) after
+    /// flushing what is queued; new connections are closed at once.
+    pub fn shutdown(&self) {
+        self.shutting_down.store(true, Relaxed);
+        for connection in self.registry.all() {
+            connection.close(CloseCode::GoingAway);
+        }
+    }
+}
+
+fn to_protocol(err: BrokerError) -> ProtocolError {
+    let code = match err {
+        BrokerError::TooManyChannels(_) => ErrorCode::TooManyChannels,
+        BrokerError::SinceAhead { .. } => ErrorCode::InvalidSince,
+        BrokerError::Unavailable(_) => ErrorCode::Internal,
+    };
+    ProtocolError::new(code, err.to_string())
+}

@@ -1,0 +1,204 @@
+//! The bounded outbound queue every connection has, and its slow-consumer policy.
+//!
+//! The hub pushes into an outbox without ever waiting (pushes happen under a channel's
+//! lock during fan-out); the connection's transport task drains it. The queue is bounded
+//! twice, by message count and by bytes. When a push would exceed either bound the
+//! connection is a *slow consumer*: its queue is dropped at once (memory comes back
+//! immediately) and the outbox closes with [`CloseCode::SlowConsumer`]. The client then
+//! reconnects and resumes with `since`, recovering from history what it missed, so a slow
+//! reader costs itself a reconnect and costs nobody else anything.
+//!
+//! An empty outbox holds no heap memory beyond its own struct: the queue allocates on
+//! first use, which keeps idle connections cheap.
+
+use std::{collections::VecDeque, sync::Arc};
+
+use parking_lot::Mutex;
+use switchboard_protocol::CloseCode;
+use tokio::sync::Notify;
+
+use crate::delivery::Delivery;
+
+/// What happened to a pushed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Push {
+    Queued,
+    /// The outbox was already closed; the message was dropped.
+    Closed,
+    /// This push overflowed the queue: the queue was dropped and the outbox closed.
+    Overflowed,
+}
+
+/// A bounded, single-consumer queue of deliveries.
+#[derive(Debug)]
+pub struct Outbox {
+    state: Mutex<State>,
+    ready: Notify,
+    max_messages: u32,
+    max_bytes: u32,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Arc<Delivery>>,
+    bytes: usize,
+    closed: Option<CloseCode>,
+}
+
+impl Outbox {
+    pub fn new(max_messages: usize, max_bytes: usize) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            ready: Notify::new(),
+            max_messages: max_messages.min(u32::MAX as usize) as u32,
+            max_bytes: max_bytes.min(u32::MAX as usize) as u32,
+        }
+    }
+
+    /// Queues `delivery` without waiting, applying the slow-consumer policy.
+    pub fn push(&self, delivery: Arc<Delivery>) -> Push {
+        let mut state = self.state.lock();
+        if state.closed.is_some() {
+            return Push::Closed;
+        }
+        let bytes = state.bytes + delivery.cost();
+        if state.queue.len() >= self.max_messages as usize || bytes > self.max_bytes as usize {
+            state.queue = VecDeque::new();
+            state.bytes = 0;
+            state.closed = Some(CloseCode::SlowConsumer);
+            drop(state);
+            self.ready.notify_one();
+            return Push::Overflowed;
+        }
+        state.bytes = bytes;
+        state.queue.push_back(delivery);
+        let was_empty = state.queue.len() == 1;
+        drop(state);
+        if was_empty {
+            self.ready.notify_one();
+        }
+        Push::Queued
+    }
+
+    /// Closes the outbox. Messages already queued are still handed out (so a shutdown
+    /// flushes them); later pushes are dropped. The first reason given wins.
+    pub fn close(&self, reason: CloseCode) {
+        let mut state = self.state.lock();
+        if state.closed.is_none() {
+            state.closed = Some(reason);
+        }
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    /// Moves up to `max` queued deliveries into `batch` without waiting.
+    /// Returns the close reason once the queue is empty and the outbox closed.
+    pub fn drain_into(&self, batch: &mut Vec<Arc<Delivery>>, max: usize) -> Option<CloseCode> {
+        let mut guard = self.state.lock();
+        let state = &mut *guard;
+        let take = state.queue.len().min(max);
+        for delivery in state.queue.drain(..take) {
+            state.bytes -= delivery.cost();
+            batch.push(delivery);
+        }
+        if state.queue.is_empty() {
+            // Give the memory of a burst back instead of keeping the peak capacity.
+            if state.queue.capacity() > 64 {
+                state.queue = VecDeque::new();
+            }
+            if batch.is_empty() {
+                return state.closed;
+            }
+        }
+        None
+    }
+
+    /// Waits until at least one delivery is queued (moving up to `max` into `batch`) or
+    /// the outbox is closed and empty (returning the reason). Cancel-safe.
+    pub async fn next_batch(&self, batch: &mut Vec<Arc<Delivery>>, max: usize) -> Option<CloseCode> {
+        loop {
+            let notified = self.ready.notified();
+            if let Some(reason) = self.drain_into(batch, max) {
+                return Some(reason);
+            }
+            if !batch.is_empty() {
+                return None;
+            }
+            notified.await;
+        }
+    }
+
+    /// The close reason, if the outbox is closed.
+    pub fn closed(&self) -> Option<CloseCode> {
+        self.state.lock().closed
+    }
+
+    /// Queued messages right now.
+    pub fn len(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn delivery(text: &'static str) -> Arc<Delivery> {
+        Arc::new(Delivery { kind: "message", position: None, json: Bytes::from_static(text.as_bytes()) })
+    }
+
+    #[tokio::test]
+    async fn delivers_in_order_and_flushes_before_close() {
+        let outbox = Outbox::new(10, 1000);
+        assert_eq!(outbox.push(delivery("1")), Push::Queued);
+        assert_eq!(outbox.push(delivery("2")), Push::Queued);
+        outbox.close(CloseCode::GoingAway);
+        assert_eq!(outbox.push(delivery("3")), Push::Closed);
+        let mut batch = Vec::new();
+        assert_eq!(outbox.next_batch(&mut batch, 10).await, None);
+        let texts: Vec<_> = batch.iter().map(|d| d.text().to_owned()).collect();
+        assert_eq!(texts, ["1", "2"]);
+        batch.clear();
+        assert_eq!(outbox.next_batch(&mut batch, 10).await, Some(CloseCode::GoingAway));
+    }
+
+    #[tokio::test]
+    async fn overflow_by_count_drops_queue_and_closes() {
+        let outbox = Outbox::new(2, 1000);
+        outbox.push(delivery("1"));
+        outbox.push(delivery("2"));
+        assert_eq!(outbox.push(delivery("3")), Push::Overflowed);
+        assert!(outbox.is_empty());
+        let mut batch = Vec::new();
+        assert_eq!(outbox.next_batch(&mut batch, 10).await, Some(CloseCode::SlowConsumer));
+    }
+
+    #[test]
+    fn overflow_by_bytes() {
+        let outbox = Outbox::new(100, 5);
+        assert_eq!(outbox.push(delivery("abc")), Push::Queued);
+        assert_eq!(outbox.push(delivery("abc")), Push::Overflowed);
+    }
+
+    #[tokio::test]
+    async fn wakes_a_waiting_consumer() {
+        let outbox = Arc::new(Outbox::new(10, 1000));
+        let waiter = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut batch = Vec::new();
+                outbox.next_batch(&mut batch, 10).await;
+                batch.len()
+            })
+        };
+        tokio::task::yield_now().await;
+        outbox.push(delivery("x"));
+        assert_eq!(waiter.await.unwrap(), 1);
+    }
+}

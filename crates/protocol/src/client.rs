@@ -1,0 +1,326 @@
+//! Messages a client sends, and the strict parser that turns text into them.
+//!
+//! Parsing happens in two passes over the same text: a probe that reads only `type` and
+//! `id` (so every error can name the request it answers and say precisely what is wrong),
+//! then a typed pass for the fields of that type. Unknown fields are ignored, so clients
+//! may add their own; publish `data` is kept as the raw JSON text it arrived as, so the
+//! server forwards it byte for byte.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::{
+    DEFAULT_CHAT_CHANNEL,
+    channel::ChannelName,
+    error::{ErrorCode, ProtocolError},
+};
+
+/// The longest `user` name accepted in `chat`, in characters.
+pub const MAX_USER_LEN: usize = 64;
+/// The longest string request id accepted, in bytes.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A client-chosen request id, echoed in the reply (`pong`, `ack`, `subscribed`, `error`...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestId {
+    Number(u64),
+    Text(String),
+}
+
+/// Every message type a client may send.
+#[derive(Debug, Clone)]
+pub enum ClientMessage {
+    /// `chat`: a chat line to a channel (default `lobby`).
+    Chat { id: Option<RequestId>, channel: ChannelName, user: String, text: String },
+    /// `broadcast`: a text for every connection.
+    Broadcast { id: Option<RequestId>, text: String },
+    /// `ping`: answered by `pong` with the same `id`.
+    Ping { id: Option<RequestId> },
+    /// `custom`: an application action, e.g. `get_stats`.
+    Custom { id: Option<RequestId>, action: String, data: Option<serde_json::Value> },
+    /// `subscribe`: join a channel, optionally resuming after `since` in `epoch`.
+    Subscribe {
+        id: Option<RequestId>,
+        channel: ChannelName,
+        since: Option<u64>,
+        epoch: Option<String>,
+        presence: bool,
+    },
+    /// `unsubscribe`: leave a channel.
+    Unsubscribe { id: Option<RequestId>, channel: ChannelName },
+    /// `publish`: arbitrary JSON `data` to a channel, acknowledged with `ack` when `id` is set.
+    Publish { id: Option<RequestId>, channel: ChannelName, data: Box<RawValue> },
+    /// `presence`: ask who is subscribed to a channel.
+    Presence { id: Option<RequestId>, channel: ChannelName },
+}
+
+impl ClientMessage {
+    /// The `type` string of this message.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Chat { .. } => "chat",
+            ClientMessage::Broadcast { .. } => "broadcast",
+            ClientMessage::Ping { .. } => "ping",
+            ClientMessage::Custom { .. } => "custom",
+            ClientMessage::Subscribe { .. } => "subscribe",
+            ClientMessage::Unsubscribe { .. } => "unsubscribe",
+            ClientMessage::Publish { .. } => "publish",
+            ClientMessage::Presence { .. } => "presence",
+        }
+    }
+
+    /// The request id, if the client set one.
+    pub fn id(&self) -> Option<&RequestId> {
+        match self {
+            ClientMessage::Chat { id, .. }
+            | ClientMessage::Broadcast { id, .. }
+            | ClientMessage::Ping { id }
+            | ClientMessage::Custom { id, .. }
+            | ClientMessage::Subscribe { id, .. }
+            | ClientMessage::Unsubscribe { id, .. }
+            | ClientMessage::Publish { id, .. }
+            | ClientMessage::Presence { id, .. } => id.as_ref(),
+        }
+    }
+}
+
+/// The type names accepted, listed in `unknown_type` errors.
+pub const CLIENT_TYPES: [&str; 8] =
+    ["chat", "broadcast", "ping", "custom", "subscribe", "unsubscribe", "publish", "presence"];
+
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ChatFields {
+    user: String,
+    text: String,
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BroadcastFields {
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct CustomFields {
+    action: String,
+    #[serde(default)]
+    data: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct SubscribeFields {
+    channel: String,
+    #[serde(default)]
+    since: Option<u64>,
+    #[serde(default)]
+    epoch: Option<String>,
+    #[serde(default)]
+    presence: bool,
+}
+
+#[derive(Deserialize)]
+struct ChannelFields {
+    channel: String,
+}
+
+#[derive(Deserialize)]
+struct PublishFields {
+    channel: String,
+    data: Box<RawValue>,
+}
+
+/// Parses one client message, with an error code that says exactly what is wrong.
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, ProtocolError> {
+    // serde would read a struct from a JSON array too; the protocol wants objects only.
+    if !text.trim_start().starts_with('{') {
+        let message = match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => "a message must be a JSON object".to_owned(),
+            Err(e) => format!("malformed JSON: {e}"),
+        };
+        return Err(ProtocolError::new(ErrorCode::InvalidJson, message));
+    }
+    let probe: Probe<'_> = serde_json::from_str(text).map_err(|e| {
+        let message = if e.is_data() {
+            "a message must be a JSON object".to_owned()
+        } else {
+            format!("malformed JSON: {e}")
+        };
+        ProtocolError::new(ErrorCode::InvalidJson, message)
+    })?;
+    let id = match probe.id {
+        None => None,
+        Some(raw) if raw.get() == "null" => None,
+        Some(raw) => Some(parse_request_id(raw)?),
+    };
+    let kind: Cow<'_, str> = match probe.kind.map(|raw| serde_json::from_str(raw.get())) {
+        Some(Ok(kind)) => kind,
+        Some(Err(_)) => {
+            return Err(ProtocolError::new(ErrorCode::MissingType, "`type` must be a string")
+                .with_id(id));
+        }
+        None => {
+            return Err(ProtocolError::new(ErrorCode::MissingType, "the message has no `type`")
+                .with_id(id));
+        }
+    };
+    parse_typed(&kind, text, id.clone()).map_err(|e| e.with_id(id))
+}
+
+fn parse_request_id(raw: &RawValue) -> Result<RequestId, ProtocolError> {
+    match serde_json::from_str::<RequestId>(raw.get()) {
+        Ok(RequestId::Text(s)) if s.len() > MAX_REQUEST_ID_LEN => Err(ProtocolError::new(
+            ErrorCode::InvalidField,
+            format!("`id` is longer than {MAX_REQUEST_ID_LEN} bytes"),
+        )),
+        Ok(id) => Ok(id),
+        Err(_) => Err(ProtocolError::new(
+            ErrorCode::InvalidField,
+            "`id` must be a string or a non-negative integer",
+        )),
+    }
+}
+
+fn parse_typed(
+    kind: &str,
+    text: &str,
+    id: Option<RequestId>,
+) -> Result<ClientMessage, ProtocolError> {
+    Ok(match kind {
+        "chat" => {
+            let f: ChatFields = fields(kind, text)?;
+            let user_len = f.user.chars().count();
+            if user_len == 0 || user_len > MAX_USER_LEN {
+                return Err(ProtocolError::new(
+                    ErrorCode::InvalidField,
+                    format!("`user` must be 1 to {MAX_USER_LEN} characters"),
+                ));
+            }
+            let channel = channel(f.channel.as_deref().unwrap_or(DEFAULT_CHAT_CHANNEL))?;
+            ClientMessage::Chat { id, channel, user: f.user, text: f.text }
+        }
+        "broadcast" => {
+            let f: BroadcastFields = fields(kind, text)?;
+            ClientMessage::Broadcast { id, text: f.text }
+        }
+        "ping" => ClientMessage::Ping { id },
+        "custom" => {
+            let f: CustomFields = fields(kind, text)?;
+            ClientMessage::Custom { id, action: f.action, data: f.data }
+        }
+        "subscribe" => {
+            let f: SubscribeFields = fields(kind, text)?;
+            ClientMessage::Subscribe {
+                id,
+                channel: channel(&f.channel)?,
+                since: f.since,
+                epoch: f.epoch,
+                presence: f.presence,
+            }
+        }
+        "unsubscribe" => {
+            let f: ChannelFields = fields(kind, text)?;
+            ClientMessage::Unsubscribe { id, channel: channel(&f.channel)? }
+        }
+        "publish" => {
+            let f: PublishFields = fields(kind, text)?;
+            ClientMessage::Publish { id, channel: channel(&f.channel)?, data: f.data }
+        }
+        "presence" => {
+            let f: ChannelFields = fields(kind, text)?;
+            ClientMessage::Presence { id, channel: channel(&f.channel)? }
+        }
+        other => {
+            return Err(ProtocolError::new(
+                ErrorCode::UnknownType,
+                format!("unknown type {other:?}; known types: {}", CLIENT_TYPES.join(", ")),
+            ));
+        }
+    })
+}
+
+fn fields<'a, T: Deserialize<'a>>(kind: &str, text: &'a str) -> Result<T, ProtocolError> {
+    serde_json::from_str(text).map_err(|e| {
+        // serde_json appends " at line L column C"; keep only the part about the field.
+        let detail = e.to_string();
+        let detail = detail.split(" at line ").next().unwrap_or(&detail);
+        ProtocolError::new(ErrorCode::InvalidField, format!("invalid `{kind}` message: {detail}"))
+    })
+}
+
+fn channel(name: &str) -> Result<ChannelName, ProtocolError> {
+    ChannelName::new(name).map_err(|e| ProtocolError::new(ErrorCode::InvalidChannel, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(text: &str) -> ErrorCode {
+        parse_client_message(text).expect_err(text).code
+    }
+
+    #[test]
+    fn parses_every_type() {
+        let cases = [
+            r#"{"type":"chat","user":"ann","text":"hi"}"#,
+            r#"{"type":"broadcast","text":"all"}"#,
+            r#"{"type":"ping","id":7}"#,
+            r#"{"type":"custom","action":"get_stats"}"#,
+            r#"{"type":"subscribe","channel":"news","since":3,"epoch":"abc"}"#,
+            r#"{"type":"unsubscribe","channel":"news"}"#,
+            r#"{"type":"publish","channel":"news","data":{"a":[1,2]},"id":"x"}"#,
+            r#"{"type":"presence","channel":"news"}"#,
+        ];
+        for (text, kind) in cases.iter().zip(CLIENT_TYPES) {
+            assert_eq!(parse_client_message(text).expect(text).kind(), kind);
+        }
+    }
+
+    #[test]
+    fn chat_defaults_to_lobby_and_publish_keeps_raw_data() {
+        match parse_client_message(r#"{"type":"chat","user":"ann","text":"hi"}"#).unwrap() {
+            ClientMessage::Chat { channel, .. } => assert_eq!(channel.as_str(), "lobby"),
+            other => panic!("{other:?}"),
+        }
+        match parse_client_message(r#"{"type":"publish","channel":"c","data":{"b": 1.50}}"#)
+            .unwrap()
+        {
+            ClientMessage::Publish { data, .. } => assert_eq!(data.get(), r#"{"b": 1.50}"#),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_kind_of_bad_input_has_its_code() {
+        assert_eq!(code_of("{not json"), ErrorCode::InvalidJson);
+        assert_eq!(code_of("[1,2]"), ErrorCode::InvalidJson);
+        assert_eq!(code_of(r#""ping""#), ErrorCode::InvalidJson);
+        assert_eq!(code_of(r#"{"text":"hi"}"#), ErrorCode::MissingType);
+        assert_eq!(code_of(r#"{"type":5}"#), ErrorCode::MissingType);
+        assert_eq!(code_of(r#"{"type":"dance"}"#), ErrorCode::UnknownType);
+        assert_eq!(code_of(r#"{"type":"chat","text":"no user"}"#), ErrorCode::InvalidField);
+        assert_eq!(code_of(r#"{"type":"chat","user":"a","text":5}"#), ErrorCode::InvalidField);
+        assert_eq!(code_of(r#"{"type":"chat","user":"","text":"x"}"#), ErrorCode::InvalidField);
+        assert_eq!(code_of(r#"{"type":"subscribe","channel":"a b"}"#), ErrorCode::InvalidChannel);
+        assert_eq!(code_of(r#"{"type":"subscribe","channel":"a","since":-1}"#), ErrorCode::InvalidField);
+        assert_eq!(code_of(r#"{"type":"ping","id":{"x":1}}"#), ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn errors_echo_the_request_id() {
+        let err = parse_client_message(r#"{"type":"dance","id":"r1"}"#).unwrap_err();
+        assert_eq!(err.id, Some(RequestId::Text("r1".into())));
+    }
+}

@@ -1,0 +1,242 @@
+//! Numbered error codes sent in `error` messages, and the close codes the server uses.
+//!
+//! Codes are grouped: `1xx` the request itself is wrong (the connection stays open),
+//! `2xx` transport and session problems, `3xx` the server's own state. The numbers are
+//! part of the protocol: they never change meaning once released. `docs/protocol.md`
+//! lists each with an example.
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::RequestId;
+
+/// A client-visible error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The message is not valid JSON, or not a JSON object.
+    InvalidJson,
+    /// The object has no `type` field, or it is not a string.
+    MissingType,
+    /// The `type` is not one this server knows.
+    UnknownType,
+    /// A field is missing, has the wrong JSON type, or is out of its allowed range.
+    InvalidField,
+    /// A channel name breaks the channel-name rule.
+    InvalidChannel,
+    /// The message is larger than the limit announced in `welcome`.
+    MessageTooLarge,
+    /// A binary frame arrived where the protocol expects JSON text.
+    UnsupportedFrame,
+    /// A `custom` message named an action this server does not know.
+    UnknownAction,
+    /// `unsubscribe` for a channel this connection is not subscribed to.
+    NotSubscribed,
+    /// The channel is written only by the server (`broadcast`, `clock`, `metrics`, `weather`).
+    ReadOnlyChannel,
+    /// The connection already holds the maximum number of subscriptions.
+    TooManySubscriptions,
+    /// The hub already holds the maximum number of channels.
+    TooManyChannels,
+    /// `since` is ahead of the channel's last sequence number in the same epoch.
+    InvalidSince,
+    /// The connection or session id is not known (expired, closed, or never existed).
+    UnknownConnection,
+    /// A second poll arrived while one is still held for the same session.
+    ConcurrentPoll,
+    /// The request's `Content-Type` is not the one this endpoint accepts.
+    WrongContentType,
+    /// Too many sessions from one client address.
+    TooManySessions,
+    /// The transport is turned off by configuration.
+    TransportDisabled,
+    /// A length-prefixed frame header announced more than the frame limit.
+    FrameTooLarge,
+    /// The request body is larger than the limit.
+    BodyTooLarge,
+    /// The server is shutting down.
+    ShuttingDown,
+    /// Something went wrong inside the server; the message says what.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in numeric order (used by the docs test and `get_stats`).
+    pub const ALL: [ErrorCode; 22] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::MissingType,
+        ErrorCode::UnknownType,
+        ErrorCode::InvalidField,
+        ErrorCode::InvalidChannel,
+        ErrorCode::MessageTooLarge,
+        ErrorCode::UnsupportedFrame,
+        ErrorCode::UnknownAction,
+        ErrorCode::NotSubscribed,
+        ErrorCode::ReadOnlyChannel,
+        ErrorCode::TooManySubscriptions,
+        ErrorCode::TooManyChannels,
+        ErrorCode::InvalidSince,
+        ErrorCode::UnknownConnection,
+        ErrorCode::ConcurrentPoll,
+        ErrorCode::WrongContentType,
+        ErrorCode::TooManySessions,
+        ErrorCode::TransportDisabled,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::ShuttingDown,
+        ErrorCode::Internal,
+    ];
+
+    /// The number sent as `code`.
+    pub const fn code(self) -> u16 {
+        match self {
+            ErrorCode::InvalidJson => 100,
+            ErrorCode::MissingType => 101,
+            ErrorCode::UnknownType => 102,
+            ErrorCode::InvalidField => 103,
+            ErrorCode::InvalidChannel => 104,
+            ErrorCode::MessageTooLarge => 105,
+            ErrorCode::UnsupportedFrame => 106,
+            ErrorCode::UnknownAction => 107,
+            ErrorCode::NotSubscribed => 108,
+            ErrorCode::ReadOnlyChannel => 109,
+            ErrorCode::TooManySubscriptions => 110,
+            ErrorCode::TooManyChannels => 111,
+            ErrorCode::InvalidSince => 112,
+            ErrorCode::UnknownConnection => 200,
+            ErrorCode::ConcurrentPoll => 201,
+            ErrorCode::WrongContentType => 202,
+            ErrorCode::TooManySessions => 203,
+            ErrorCode::TransportDisabled => 204,
+            ErrorCode::FrameTooLarge => 205,
+            ErrorCode::BodyTooLarge => 206,
+            ErrorCode::ShuttingDown => 300,
+            ErrorCode::Internal => 301,
+        }
+    }
+
+    /// The stable snake_case name sent as `error`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::MissingType => "missing_type",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::InvalidChannel => "invalid_channel",
+            ErrorCode::MessageTooLarge => "message_too_large",
+            ErrorCode::UnsupportedFrame => "unsupported_frame",
+            ErrorCode::UnknownAction => "unknown_action",
+            ErrorCode::NotSubscribed => "not_subscribed",
+            ErrorCode::ReadOnlyChannel => "read_only_channel",
+            ErrorCode::TooManySubscriptions => "too_many_subscriptions",
+            ErrorCode::TooManyChannels => "too_many_channels",
+            ErrorCode::InvalidSince => "invalid_since",
+            ErrorCode::UnknownConnection => "unknown_connection",
+            ErrorCode::ConcurrentPoll => "concurrent_poll",
+            ErrorCode::WrongContentType => "wrong_content_type",
+            ErrorCode::TooManySessions => "too_many_sessions",
+            ErrorCode::TransportDisabled => "transport_disabled",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// Looks a code up by its number (clients use this to map `error.code` back).
+    pub fn from_code(code: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.code(), self.name())
+    }
+}
+
+/// An error to send to a client: a code, a human-readable message and the request id it answers.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ProtocolError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub id: Option<RequestId>,
+}
+
+impl ProtocolError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), id: None }
+    }
+
+    pub fn with_id(mut self, id: Option<RequestId>) -> Self {
+        self.id = id;
+        self
+    }
+}
+
+/// Close codes the server sends on WebSocket close frames (and reports on other transports).
+///
+/// The 1xxx codes are RFC 6455's; the 4xxx codes are switchboard's own (the range RFC 6455
+/// leaves to applications). A client should reconnect (with `since`) after every code except
+/// 1002, 1003, 1007 and 1009, which say the client itself sent something wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CloseCode {
+    /// 1000: the connection is closed on purpose and cleanly.
+    Normal,
+    /// 1001: the server is shutting down.
+    GoingAway,
+    /// 1002: the peer broke the WebSocket protocol (bad frame, unmasked client frame...).
+    ProtocolError,
+    /// 1007: a text frame was not valid UTF-8.
+    InvalidPayload,
+    /// 1009: a message or frame exceeded the size limit.
+    MessageTooBig,
+    /// 1011: the server hit an internal error.
+    InternalError,
+    /// 4000: nothing arrived from the client within the idle timeout.
+    IdleTimeout,
+    /// 4001: the client read too slowly and its outbound queue overflowed.
+    SlowConsumer,
+}
+
+impl CloseCode {
+    pub const fn code(self) -> u16 {
+        match self {
+            CloseCode::Normal => 1000,
+            CloseCode::GoingAway => 1001,
+            CloseCode::ProtocolError => 1002,
+            CloseCode::InvalidPayload => 1007,
+            CloseCode::MessageTooBig => 1009,
+            CloseCode::InternalError => 1011,
+            CloseCode::IdleTimeout => 4000,
+            CloseCode::SlowConsumer => 4001,
+        }
+    }
+
+    /// The short reason sent with the close frame.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            CloseCode::Normal => "normal closure",
+            CloseCode::GoingAway => "server shutting down",
+            CloseCode::ProtocolError => "protocol error",
+            CloseCode::InvalidPayload => "invalid UTF-8 in text frame",
+            CloseCode::MessageTooBig => "message too big",
+            CloseCode::InternalError => "internal error",
+            CloseCode::IdleTimeout => "idle timeout",
+            CloseCode::SlowConsumer => "slow consumer: outbound queue overflowed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.code()), "duplicate code {}", code.code());
+            assert_eq!(ErrorCode::from_code(code.code()), Some(code));
+        }
+    }
+}
