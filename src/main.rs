@@ -1,1 +1,63 @@
-fn main() {}
+//! The `switchboard` binary: parses the command line (flags, `SWITCHBOARD_*` variables and
+//! `.env`), sets up logging, runs the chosen command and maps errors to an exit code.
+
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// switchboard: real-time messages over WebSocket, SSE, long polling, short polling and raw TCP, through one hub.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, long_about = None)]
+struct Cli {
+    /// Log filter (tracing's env-filter syntax, e.g. `info` or `switchboard_hub=debug`).
+    #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info", global = true)]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (dashboard and every transport).
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    // A missing .env is normal; a malformed one is worth saying, but not fatal.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("switchboard: ignoring .env: {err}");
+    }
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("switchboard: cannot start the async runtime: {err}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("switchboard: {err:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}

@@ -41,7 +41,11 @@ pub struct HubConfig {
 
 impl Default for HubConfig {
     fn default() -> Self {
-        let names = |list: &[&str]| list.iter().filter_map(|n| ChannelName::new(n).ok()).collect();
+        let names = |list: &[&str]| {
+            list.iter()
+                .filter_map(|n| ChannelName::new(n).ok())
+                .collect()
+        };
         Self {
             history_size: DEFAULT_HISTORY_SIZE,
             history_ttl: DEFAULT_HISTORY_TTL,

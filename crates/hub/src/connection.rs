@@ -113,7 +113,9 @@ impl Connection {
                 self.messages_out.fetch_add(1, Relaxed);
             }
             Push::Overflowed => {
-                self.counters.slow_consumer_disconnects.fetch_add(1, Relaxed);
+                self.counters
+                    .slow_consumer_disconnects
+                    .fetch_add(1, Relaxed);
                 tracing::info!(connection = %self.id, transport = %self.transport, "slow consumer: outbox overflowed, closing");
             }
             Push::Closed => {}
@@ -161,7 +163,9 @@ pub struct Registry {
 
 impl Registry {
     pub fn insert(&self, connection: Arc<Connection>) {
-        self.connections.write().insert(connection.id().clone(), connection);
+        self.connections
+            .write()
+            .insert(connection.id().clone(), connection);
     }
 
     pub fn remove(&self, id: &ConnectionId) -> Option<Arc<Connection>> {

@@ -25,7 +25,11 @@ pub struct Position {
 impl Delivery {
     /// A reply or event that is not part of a channel's sequence.
     pub fn reply(message: &ServerMessage) -> Arc<Self> {
-        Arc::new(Self { kind: message.kind(), position: None, json: Bytes::from(message.to_json()) })
+        Arc::new(Self {
+            kind: message.kind(),
+            position: None,
+            json: Bytes::from(message.to_json()),
+        })
     }
 
     /// The JSON as text. Every delivery is built from serde_json output, which is UTF-8.

@@ -45,7 +45,11 @@ pub struct InitialSubscription {
 
 impl InitialSubscription {
     pub fn new(channel: ChannelName) -> Self {
-        Self { channel, since: None, epoch: None }
+        Self {
+            channel,
+            since: None,
+            epoch: None,
+        }
     }
 }
 
@@ -120,7 +124,12 @@ impl Hub {
     /// the transport is done with it.
     pub fn connect(&self, transport: Transport, remote: Option<SocketAddr>) -> Arc<Connection> {
         let outbox = Outbox::new(self.config.queue_messages, self.config.queue_bytes);
-        let connection = Arc::new(Connection::new(transport, remote, outbox, self.counters.clone()));
+        let connection = Arc::new(Connection::new(
+            transport,
+            remote,
+            outbox,
+            self.counters.clone(),
+        ));
         self.registry.insert(connection.clone());
         self.counters.opened(transport);
         tracing::debug!(connection = %connection.id(), %transport, ?remote, "connected");
@@ -153,11 +162,19 @@ impl Hub {
         };
         self.reply(connection, &welcome);
         let channels = channels.unwrap_or_else(|| {
-            self.config.auto_subscribe.iter().cloned().map(InitialSubscription::new).collect()
+            self.config
+                .auto_subscribe
+                .iter()
+                .cloned()
+                .map(InitialSubscription::new)
+                .collect()
         });
         let broadcast = InitialSubscription::new(self.broadcast.clone());
         let already_broadcast = channels.iter().any(|c| c.channel == self.broadcast);
-        let all = (!already_broadcast).then_some(broadcast).into_iter().chain(channels);
+        let all = (!already_broadcast)
+            .then_some(broadcast)
+            .into_iter()
+            .chain(channels);
         for initial in all {
             let message = ClientMessage::Subscribe {
                 id: None,
@@ -225,25 +242,46 @@ impl Hub {
     ) -> Result<(), ProtocolError> {
         let from = Some(connection.id().as_str());
         match message {
-            ClientMessage::Chat { id, channel, user, text } => {
+            ClientMessage::Chat {
+                id,
+                channel,
+                user,
+                text,
+            } => {
                 self.check_writable(&channel)?;
-                let body = Body::Chat { user: &user, text: &text };
-                let published = self.broker.publish(&channel, body, from).await.map_err(to_protocol)?;
+                let body = Body::Chat {
+                    user: &user,
+                    text: &text,
+                };
+                let published = self
+                    .broker
+                    .publish(&channel, body, from)
+                    .await
+                    .map_err(to_protocol)?;
                 self.ack(connection, id, &channel, published);
             }
             ClientMessage::Broadcast { id, text } => {
                 let body = Body::Broadcast { text: &text };
-                let published =
-                    self.broker.publish(&self.broadcast, body, from).await.map_err(to_protocol)?;
+                let published = self
+                    .broker
+                    .publish(&self.broadcast, body, from)
+                    .await
+                    .map_err(to_protocol)?;
                 self.ack(connection, id, &self.broadcast, published);
             }
             ClientMessage::Publish { id, channel, data } => {
                 self.check_writable(&channel)?;
                 let body = Body::Message { data: &data };
-                let published = self.broker.publish(&channel, body, from).await.map_err(to_protocol)?;
+                let published = self
+                    .broker
+                    .publish(&channel, body, from)
+                    .await
+                    .map_err(to_protocol)?;
                 self.ack(connection, id, &channel, published);
             }
-            ClientMessage::Ping { id } => self.reply(connection, &ServerMessage::Pong { id, ts: now_ms() }),
+            ClientMessage::Ping { id } => {
+                self.reply(connection, &ServerMessage::Pong { id, ts: now_ms() })
+            }
             ClientMessage::Custom { id, action, .. } => match action.as_str() {
                 "get_stats" => {
                     let stats = ServerMessage::Stats {
@@ -261,8 +299,15 @@ impl Hub {
                     ));
                 }
             },
-            ClientMessage::Subscribe { id, channel, since, epoch, presence } => {
-                self.subscribe(connection, id, channel, since, epoch, presence).await?;
+            ClientMessage::Subscribe {
+                id,
+                channel,
+                since,
+                epoch,
+                presence,
+            } => {
+                self.subscribe(connection, id, channel, since, epoch, presence)
+                    .await?;
             }
             ClientMessage::Unsubscribe { id, channel } => {
                 if channel == self.broadcast {
@@ -284,11 +329,24 @@ impl Hub {
                     ));
                 }
                 self.broker.unsubscribe(&channel, connection).await;
-                self.reply(connection, &ServerMessage::Unsubscribed { id, channel: channel.to_string() });
+                self.reply(
+                    connection,
+                    &ServerMessage::Unsubscribed {
+                        id,
+                        channel: channel.to_string(),
+                    },
+                );
             }
             ClientMessage::Presence { id, channel } => {
                 let members = self.broker.presence(&channel).await;
-                self.reply(connection, &ServerMessage::Presence { id, channel: channel.to_string(), members });
+                self.reply(
+                    connection,
+                    &ServerMessage::Presence {
+                        id,
+                        channel: channel.to_string(),
+                        members,
+                    },
+                );
             }
         }
         Ok(())
@@ -309,7 +367,10 @@ impl Hub {
                 if subscriptions.len() >= self.config.max_subscriptions {
                     return Err(ProtocolError::new(
                         ErrorCode::TooManySubscriptions,
-                        format!("a connection may hold {} subscriptions", self.config.max_subscriptions),
+                        format!(
+                            "a connection may hold {} subscriptions",
+                            self.config.max_subscriptions
+                        ),
                     ));
                 }
                 subscriptions.push(channel.clone());
@@ -340,9 +401,20 @@ impl Hub {
         Ok(())
     }
 
-    fn ack(&self, connection: &Connection, id: Option<RequestId>, channel: &ChannelName, published: Published) {
+    fn ack(
+        &self,
+        connection: &Connection,
+        id: Option<RequestId>,
+        channel: &ChannelName,
+        published: Published,
+    ) {
         if let Some(id) = id {
-            let ack = ServerMessage::Ack { id, channel: channel.to_string(), seq: published.seq, ts: published.ts };
+            let ack = ServerMessage::Ack {
+                id,
+                channel: channel.to_string(),
+                seq: published.seq,
+                ts: published.ts,
+            };
             self.reply(connection, &ack);
         }
     }
@@ -368,7 +440,9 @@ impl Hub {
         channel: &ChannelName,
         data: &serde_json::value::RawValue,
     ) -> Result<Published, BrokerError> {
-        self.broker.publish(channel, Body::Message { data }, None).await
+        self.broker
+            .publish(channel, Body::Message { data }, None)
+            .await
     }
 
     /// Unsubscribes the connection everywhere and forgets it. Idempotent.
@@ -410,7 +484,11 @@ impl Hub {
             connected_ms: connection.opened().elapsed().as_millis() as u64,
             messages_in: connection.messages_in(),
             messages_out: connection.messages_out(),
-            subscriptions: connection.subscriptions().iter().map(|c| c.to_string()).collect(),
+            subscriptions: connection
+                .subscriptions()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
         }
     }
 

@@ -115,7 +115,11 @@ impl Outbox {
 
     /// Waits until at least one delivery is queued (moving up to `max` into `batch`) or
     /// the outbox is closed and empty (returning the reason). Cancel-safe.
-    pub async fn next_batch(&self, batch: &mut Vec<Arc<Delivery>>, max: usize) -> Option<CloseCode> {
+    pub async fn next_batch(
+        &self,
+        batch: &mut Vec<Arc<Delivery>>,
+        max: usize,
+    ) -> Option<CloseCode> {
         loop {
             let notified = self.ready.notified();
             if let Some(reason) = self.drain_into(batch, max) {
@@ -150,7 +154,11 @@ mod tests {
     use super::*;
 
     fn delivery(text: &'static str) -> Arc<Delivery> {
-        Arc::new(Delivery { kind: "message", position: None, json: Bytes::from_static(text.as_bytes()) })
+        Arc::new(Delivery {
+            kind: "message",
+            position: None,
+            json: Bytes::from_static(text.as_bytes()),
+        })
     }
 
     #[tokio::test]
@@ -165,7 +173,10 @@ mod tests {
         let texts: Vec<_> = batch.iter().map(|d| d.text().to_owned()).collect();
         assert_eq!(texts, ["1", "2"]);
         batch.clear();
-        assert_eq!(outbox.next_batch(&mut batch, 10).await, Some(CloseCode::GoingAway));
+        assert_eq!(
+            outbox.next_batch(&mut batch, 10).await,
+            Some(CloseCode::GoingAway)
+        );
     }
 
     #[tokio::test]
@@ -176,7 +187,10 @@ mod tests {
         assert_eq!(outbox.push(delivery("3")), Push::Overflowed);
         assert!(outbox.is_empty());
         let mut batch = Vec::new();
-        assert_eq!(outbox.next_batch(&mut batch, 10).await, Some(CloseCode::SlowConsumer));
+        assert_eq!(
+            outbox.next_batch(&mut batch, 10).await,
+            Some(CloseCode::SlowConsumer)
+        );
     }
 
     #[test]

@@ -94,7 +94,15 @@ mod tests {
 
     #[test]
     fn accepts_the_documented_alphabet() {
-        for ok in ["lobby", "a", "room-1", "user_42", "metrics.cpu", "ns:chan", &"x".repeat(128)] {
+        for ok in [
+            "lobby",
+            "a",
+            "room-1",
+            "user_42",
+            "metrics.cpu",
+            "ns:chan",
+            &"x".repeat(128),
+        ] {
             assert!(ChannelName::new(ok).is_ok(), "{ok} should be valid");
         }
     }
@@ -102,9 +110,21 @@ mod tests {
     #[test]
     fn rejects_everything_else() {
         assert_eq!(ChannelName::new(""), Err(InvalidChannelName::Empty));
-        assert_eq!(ChannelName::new(&"x".repeat(129)), Err(InvalidChannelName::TooLong));
-        assert_eq!(ChannelName::new("a b"), Err(InvalidChannelName::BadCharacter(' ')));
-        assert_eq!(ChannelName::new("a,b"), Err(InvalidChannelName::BadCharacter(',')));
-        assert_eq!(ChannelName::new("é"), Err(InvalidChannelName::BadCharacter('é')));
+        assert_eq!(
+            ChannelName::new(&"x".repeat(129)),
+            Err(InvalidChannelName::TooLong)
+        );
+        assert_eq!(
+            ChannelName::new("a b"),
+            Err(InvalidChannelName::BadCharacter(' '))
+        );
+        assert_eq!(
+            ChannelName::new("a,b"),
+            Err(InvalidChannelName::BadCharacter(','))
+        );
+        assert_eq!(
+            ChannelName::new("é"),
+            Err(InvalidChannelName::BadCharacter('é'))
+        );
     }
 }

@@ -34,13 +34,22 @@ pub enum RequestId {
 #[derive(Debug, Clone)]
 pub enum ClientMessage {
     /// `chat`: a chat line to a channel (default `lobby`).
-    Chat { id: Option<RequestId>, channel: ChannelName, user: String, text: String },
+    Chat {
+        id: Option<RequestId>,
+        channel: ChannelName,
+        user: String,
+        text: String,
+    },
     /// `broadcast`: a text for every connection.
     Broadcast { id: Option<RequestId>, text: String },
     /// `ping`: answered by `pong` with the same `id`.
     Ping { id: Option<RequestId> },
     /// `custom`: an application action, e.g. `get_stats`.
-    Custom { id: Option<RequestId>, action: String, data: Option<serde_json::Value> },
+    Custom {
+        id: Option<RequestId>,
+        action: String,
+        data: Option<serde_json::Value>,
+    },
     /// `subscribe`: join a channel, optionally resuming after `since` in `epoch`.
     Subscribe {
         id: Option<RequestId>,
@@ -50,11 +59,21 @@ pub enum ClientMessage {
         presence: bool,
     },
     /// `unsubscribe`: leave a channel.
-    Unsubscribe { id: Option<RequestId>, channel: ChannelName },
+    Unsubscribe {
+        id: Option<RequestId>,
+        channel: ChannelName,
+    },
     /// `publish`: arbitrary JSON `data` to a channel, acknowledged with `ack` when `id` is set.
-    Publish { id: Option<RequestId>, channel: ChannelName, data: Box<RawValue> },
+    Publish {
+        id: Option<RequestId>,
+        channel: ChannelName,
+        data: Box<RawValue>,
+    },
     /// `presence`: ask who is subscribed to a channel.
-    Presence { id: Option<RequestId>, channel: ChannelName },
+    Presence {
+        id: Option<RequestId>,
+        channel: ChannelName,
+    },
 }
 
 impl ClientMessage {
@@ -88,8 +107,16 @@ impl ClientMessage {
 }
 
 /// The type names accepted, listed in `unknown_type` errors.
-pub const CLIENT_TYPES: [&str; 8] =
-    ["chat", "broadcast", "ping", "custom", "subscribe", "unsubscribe", "publish", "presence"];
+pub const CLIENT_TYPES: [&str; 8] = [
+    "chat",
+    "broadcast",
+    "ping",
+    "custom",
+    "subscribe",
+    "unsubscribe",
+    "publish",
+    "presence",
+];
 
 #[derive(Deserialize)]
 struct Probe<'a> {
@@ -167,12 +194,14 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ProtocolError> 
     let kind: Cow<'_, str> = match probe.kind.map(|raw| serde_json::from_str(raw.get())) {
         Some(Ok(kind)) => kind,
         Some(Err(_)) => {
-            return Err(ProtocolError::new(ErrorCode::MissingType, "`type` must be a string")
-                .with_id(id));
+            return Err(
+                ProtocolError::new(ErrorCode::MissingType, "`type` must be a string").with_id(id),
+            );
         }
         None => {
-            return Err(ProtocolError::new(ErrorCode::MissingType, "the message has no `type`")
-                .with_id(id));
+            return Err(
+                ProtocolError::new(ErrorCode::MissingType, "the message has no `type`").with_id(id),
+            );
         }
     };
     parse_typed(&kind, text, id.clone()).map_err(|e| e.with_id(id))
@@ -208,7 +237,12 @@ fn parse_typed(
                 ));
             }
             let channel = channel(f.channel.as_deref().unwrap_or(DEFAULT_CHAT_CHANNEL))?;
-            ClientMessage::Chat { id, channel, user: f.user, text: f.text }
+            ClientMessage::Chat {
+                id,
+                channel,
+                user: f.user,
+                text: f.text,
+            }
         }
         "broadcast" => {
             let f: BroadcastFields = fields(kind, text)?;
@@ -217,7 +251,11 @@ fn parse_typed(
         "ping" => ClientMessage::Ping { id },
         "custom" => {
             let f: CustomFields = fields(kind, text)?;
-            ClientMessage::Custom { id, action: f.action, data: f.data }
+            ClientMessage::Custom {
+                id,
+                action: f.action,
+                data: f.data,
+            }
         }
         "subscribe" => {
             let f: SubscribeFields = fields(kind, text)?;
@@ -231,20 +269,33 @@ fn parse_typed(
         }
         "unsubscribe" => {
             let f: ChannelFields = fields(kind, text)?;
-            ClientMessage::Unsubscribe { id, channel: channel(&f.channel)? }
+            ClientMessage::Unsubscribe {
+                id,
+                channel: channel(&f.channel)?,
+            }
         }
         "publish" => {
             let f: PublishFields = fields(kind, text)?;
-            ClientMessage::Publish { id, channel: channel(&f.channel)?, data: f.data }
+            ClientMessage::Publish {
+                id,
+                channel: channel(&f.channel)?,
+                data: f.data,
+            }
         }
         "presence" => {
             let f: ChannelFields = fields(kind, text)?;
-            ClientMessage::Presence { id, channel: channel(&f.channel)? }
+            ClientMessage::Presence {
+                id,
+                channel: channel(&f.channel)?,
+            }
         }
         other => {
             return Err(ProtocolError::new(
                 ErrorCode::UnknownType,
-                format!("unknown type {other:?}; known types: {}", CLIENT_TYPES.join(", ")),
+                format!(
+                    "unknown type {other:?}; known types: {}",
+                    CLIENT_TYPES.join(", ")
+                ),
             ));
         }
     })
@@ -255,7 +306,10 @@ fn fields<'a, T: Deserialize<'a>>(kind: &str, text: &'a str) -> Result<T, Protoc
         // serde_json appends " at line L column C"; keep only the part about the field.
         let detail = e.to_string();
         let detail = detail.split(" at line ").next().unwrap_or(&detail);
-        ProtocolError::new(ErrorCode::InvalidField, format!("invalid `{kind}` message: {detail}"))
+        ProtocolError::new(
+            ErrorCode::InvalidField,
+            format!("invalid `{kind}` message: {detail}"),
+        )
     })
 }
 
@@ -310,12 +364,30 @@ mod tests {
         assert_eq!(code_of(r#"{"text":"hi"}"#), ErrorCode::MissingType);
         assert_eq!(code_of(r#"{"type":5}"#), ErrorCode::MissingType);
         assert_eq!(code_of(r#"{"type":"dance"}"#), ErrorCode::UnknownType);
-        assert_eq!(code_of(r#"{"type":"chat","text":"no user"}"#), ErrorCode::InvalidField);
-        assert_eq!(code_of(r#"{"type":"chat","user":"a","text":5}"#), ErrorCode::InvalidField);
-        assert_eq!(code_of(r#"{"type":"chat","user":"","text":"x"}"#), ErrorCode::InvalidField);
-        assert_eq!(code_of(r#"{"type":"subscribe","channel":"a b"}"#), ErrorCode::InvalidChannel);
-        assert_eq!(code_of(r#"{"type":"subscribe","channel":"a","since":-1}"#), ErrorCode::InvalidField);
-        assert_eq!(code_of(r#"{"type":"ping","id":{"x":1}}"#), ErrorCode::InvalidField);
+        assert_eq!(
+            code_of(r#"{"type":"chat","text":"no user"}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code_of(r#"{"type":"chat","user":"a","text":5}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code_of(r#"{"type":"chat","user":"","text":"x"}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code_of(r#"{"type":"subscribe","channel":"a b"}"#),
+            ErrorCode::InvalidChannel
+        );
+        assert_eq!(
+            code_of(r#"{"type":"subscribe","channel":"a","since":-1}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code_of(r#"{"type":"ping","id":{"x":1}}"#),
+            ErrorCode::InvalidField
+        );
     }
 
     #[test]

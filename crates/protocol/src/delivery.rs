@@ -58,7 +58,16 @@ pub fn render_channel_message(
         Body::Broadcast { text } => (None, Some(text), None),
         Body::Message { data } => (None, None, Some(data)),
     };
-    let rendered = Rendered { kind: body.kind(), channel, seq, ts, user, text, data, from };
+    let rendered = Rendered {
+        kind: body.kind(),
+        channel,
+        seq,
+        ts,
+        user,
+        text,
+        data,
+        from,
+    };
     // Serializing borrowed strings, integers and already-valid raw JSON cannot fail.
     serde_json::to_vec(&rendered).unwrap_or_default()
 }
@@ -75,7 +84,13 @@ struct PresenceEvent<'a> {
 /// Renders a `join` (`joined == true`) or `leave` event.
 pub fn render_presence_event(channel: &str, ts: u64, member: &Member, joined: bool) -> Vec<u8> {
     let kind = if joined { "join" } else { "leave" };
-    serde_json::to_vec(&PresenceEvent { kind, channel, ts, member }).unwrap_or_default()
+    serde_json::to_vec(&PresenceEvent {
+        kind,
+        channel,
+        ts,
+        member,
+    })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -87,7 +102,13 @@ mod tests {
     fn rendered_messages_parse_as_server_messages() {
         let data = RawValue::from_string(r#"{"k":[1,2]}"#.into()).unwrap();
         let cases = [
-            (Body::Chat { user: "ann", text: "hi \"there\"" }, Some("c1")),
+            (
+                Body::Chat {
+                    user: "ann",
+                    text: "hi \"there\"",
+                },
+                Some("c1"),
+            ),
             (Body::Broadcast { text: "all" }, None),
             (Body::Message { data: &data }, Some("c2")),
         ];
@@ -106,9 +127,19 @@ mod tests {
 
     #[test]
     fn presence_events_parse() {
-        let member = Member { connection_id: "c1".into(), transport: Transport::Sse };
+        let member = Member {
+            connection_id: "c1".into(),
+            transport: Transport::Sse,
+        };
         let bytes = render_presence_event("room", 5, &member, true);
         let parsed: ServerMessage = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(parsed, ServerMessage::Join { channel: "room".into(), ts: 5, member });
+        assert_eq!(
+            parsed,
+            ServerMessage::Join {
+                channel: "room".into(),
+                ts: 5,
+                member
+            }
+        );
     }
 }

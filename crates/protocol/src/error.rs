@@ -164,7 +164,11 @@ pub struct ProtocolError {
 
 impl ProtocolError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), id: None }
+        Self {
+            code,
+            message: message.into(),
+            id: None,
+        }
     }
 
     pub fn with_id(mut self, id: Option<RequestId>) -> Self {

@@ -20,8 +20,13 @@ pub enum Transport {
 }
 
 impl Transport {
-    pub const ALL: [Transport; 5] =
-        [Transport::Websocket, Transport::Sse, Transport::LongPoll, Transport::ShortPoll, Transport::Tcp];
+    pub const ALL: [Transport; 5] = [
+        Transport::Websocket,
+        Transport::Sse,
+        Transport::LongPoll,
+        Transport::ShortPoll,
+        Transport::Tcp,
+    ];
 
     /// The wire name (`websocket`, `sse`, `long_poll`, `short_poll`, `tcp`).
     pub const fn as_str(self) -> &'static str {
@@ -200,9 +205,17 @@ pub enum ServerMessage {
         from: Option<String>,
     },
     /// A connection joined a channel (sent to subscribers that asked for presence).
-    Join { channel: String, ts: u64, member: Member },
+    Join {
+        channel: String,
+        ts: u64,
+        member: Member,
+    },
     /// A connection left a channel (sent to subscribers that asked for presence).
-    Leave { channel: String, ts: u64, member: Member },
+    Leave {
+        channel: String,
+        ts: u64,
+        member: Member,
+    },
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
@@ -245,7 +258,12 @@ pub enum ServerMessage {
         channel: String,
     },
     /// Answer to a `publish`, `chat` or `broadcast` that carried an `id`.
-    Ack { id: RequestId, channel: String, seq: u64, ts: u64 },
+    Ack {
+        id: RequestId,
+        channel: String,
+        seq: u64,
+        ts: u64,
+    },
     Presence {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,

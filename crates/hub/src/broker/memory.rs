@@ -8,10 +8,7 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    sync::{
-        Arc,
-        atomic::Ordering::Relaxed,
-    },
+    sync::{Arc, atomic::Ordering::Relaxed},
     time::{Duration, Instant},
 };
 
@@ -119,7 +116,12 @@ impl ChannelState {
     }
 
     /// Queues `delivery` for every subscriber; returns how many took it.
-    fn fan_out(&self, delivery: &Arc<Delivery>, only_presence: bool, skip: Option<&ConnectionId>) -> usize {
+    fn fan_out(
+        &self,
+        delivery: &Arc<Delivery>,
+        only_presence: bool,
+        skip: Option<&ConnectionId>,
+    ) -> usize {
         let mut delivered = 0;
         for (id, subscriber) in &self.subscribers {
             if (only_presence && !subscriber.presence) || Some(id) == skip {
@@ -149,7 +151,10 @@ impl ChannelState {
 }
 
 fn member_of(connection: &Connection) -> Member {
-    Member { connection_id: connection.id().to_string(), transport: connection.transport() }
+    Member {
+        connection_id: connection.id().to_string(),
+        transport: connection.transport(),
+    }
 }
 
 #[async_trait]
@@ -172,7 +177,10 @@ impl Broker for MemoryBroker {
         let json = delivery::render_channel_message(&state.name, seq, ts, body, from);
         let message = Arc::new(Delivery {
             kind: body.kind(),
-            position: Some(Position { channel: state.name.clone(), seq }),
+            position: Some(Position {
+                channel: state.name.clone(),
+                seq,
+            }),
             json: Bytes::from(json),
         });
         if self.history_size > 0 {
@@ -184,7 +192,9 @@ impl Broker for MemoryBroker {
         state.expire(self.history_ttl);
         let delivered = state.fan_out(&message, false, None);
         drop(state);
-        self.counters.messages_out.fetch_add(delivered as u64, Relaxed);
+        self.counters
+            .messages_out
+            .fetch_add(delivered as u64, Relaxed);
         Ok(Published { seq, ts, delivered })
     }
 
@@ -204,7 +214,11 @@ impl Broker for MemoryBroker {
                 Some(0)
             }
             Some(since) if since > last_seq => {
-                return Err(BrokerError::SinceAhead { channel: request.channel, since, last: last_seq });
+                return Err(BrokerError::SinceAhead {
+                    channel: request.channel,
+                    since,
+                    last: last_seq,
+                });
             }
             Some(since) => Some(since),
         };
@@ -241,7 +255,8 @@ impl Broker for MemoryBroker {
             resumed,
             recovered: missed.len() as u64,
         };
-        let mut sent = u64::from(connection.send(Delivery::reply(&subscribed)) == crate::Push::Queued);
+        let mut sent =
+            u64::from(connection.send(Delivery::reply(&subscribed)) == crate::Push::Queued);
         if let Some((from, to, reason)) = gap {
             let gap = ServerMessage::Gap {
                 channel: request.channel.to_string(),
@@ -263,9 +278,17 @@ impl Broker for MemoryBroker {
         }
         state.subscribers.insert(
             connection.id().clone(),
-            Subscriber { connection: connection.clone(), presence: request.presence },
+            Subscriber {
+                connection: connection.clone(),
+                presence: request.presence,
+            },
         );
-        Ok(SubscribeOutcome { last_seq, resumed, recovered: missed.len() as u64, new_subscription })
+        Ok(SubscribeOutcome {
+            last_seq,
+            resumed,
+            recovered: missed.len() as u64,
+            new_subscription,
+        })
     }
 
     async fn unsubscribe(&self, channel: &ChannelName, connection: &Connection) -> bool {
@@ -285,8 +308,11 @@ impl Broker for MemoryBroker {
             return Vec::new();
         };
         let state = channel.lock();
-        let mut members: Vec<Member> =
-            state.subscribers.values().map(|s| member_of(&s.connection)).collect();
+        let mut members: Vec<Member> = state
+            .subscribers
+            .values()
+            .map(|s| member_of(&s.connection))
+            .collect();
         members.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
         members
     }

@@ -66,7 +66,11 @@ pub enum BrokerError {
     #[error("the hub already holds its maximum of {0} channels")]
     TooManyChannels(usize),
     #[error("since {since} is ahead of channel {channel}'s last sequence number {last}")]
-    SinceAhead { channel: ChannelName, since: u64, last: u64 },
+    SinceAhead {
+        channel: ChannelName,
+        since: u64,
+        last: u64,
+    },
     #[error("broker unavailable: {0}")]
     Unavailable(String),
 }

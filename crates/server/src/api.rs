@@ -1,0 +1,26 @@
+//! `GET /healthz` (liveness) and `GET /api/stats` (the same server figures as `get_stats`).
+
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use serde_json::json;
+
+use crate::app::AppState;
+
+/// 200 with `{"status":"ok"}` while serving, 503 once shutdown has begun (so a load
+/// balancer stops sending new clients).
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.hub.is_shutting_down() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "shutting_down"})),
+        )
+    } else {
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "epoch": state.hub.epoch()})),
+        )
+    }
+}
+
+pub async fn stats(State(state): State<AppState>) -> impl IntoResponse {
+    Json(state.hub.stats())
+}

@@ -1,0 +1,29 @@
+//! The HTTP routes, and the state every handler shares.
+
+use std::sync::Arc;
+
+use axum::{Router, routing::get};
+use switchboard_hub::Hub;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{api, config::ServerConfig, transports};
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub config: Arc<ServerConfig>,
+    /// Tracks tasks that outlive their request (upgraded WebSockets) so shutdown can wait for them.
+    pub tasks: TaskTracker,
+    /// Cancelled when shutdown begins.
+    pub shutdown: CancellationToken,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/api/stats", get(api::stats))
+        .route("/ws", get(transports::ws::handler))
+        .route("/ws/echo", get(transports::echo::handler))
+        .with_state(state)
+}

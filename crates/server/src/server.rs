@@ -1,0 +1,140 @@
+//! Starting and stopping: bind the listeners, serve, and shut down gracefully.
+//!
+//! Shutdown order: stop accepting, close every connection with 1001 after flushing what
+//! is queued to it, then wait (bounded by `shutdown_grace`) for connection tasks to end.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::serve::ListenerExt;
+use switchboard_hub::Hub;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    app::{AppState, router},
+    config::ServerConfig,
+};
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    http_addr: SocketAddr,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    http_task: JoinHandle<()>,
+    grace: Duration,
+}
+
+/// What a graceful shutdown achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// True when every connection task ended within the grace period.
+    pub clean: bool,
+}
+
+impl Server {
+    /// Binds every enabled listener and starts serving.
+    pub async fn start(config: ServerConfig) -> Result<Self, ServerError> {
+        let hub = Hub::memory(config.hub.clone());
+        Self::start_with_hub(config, hub).await
+    }
+
+    /// Like [`Server::start`], over a hub built by the caller (another broker, say).
+    pub async fn start_with_hub(config: ServerConfig, hub: Arc<Hub>) -> Result<Self, ServerError> {
+        let listener =
+            TcpListener::bind(config.http)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.http,
+                    source,
+                })?;
+        let http_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.http,
+            source,
+        })?;
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let grace = config.shutdown_grace;
+        let state = AppState {
+            hub: hub.clone(),
+            config: Arc::new(config),
+            tasks: tasks.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let listener = listener.tap_io(|tcp| {
+            // Real-time messages are small: send them now rather than coalescing.
+            let _ = tcp.set_nodelay(true);
+        });
+        let stop = shutdown.clone();
+        let http_task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(err) = served {
+                tracing::error!(%err, "HTTP server failed");
+            }
+        });
+        tracing::info!(%http_addr, epoch = hub.epoch(), "switchboard listening");
+        Ok(Self {
+            http_addr,
+            hub,
+            shutdown,
+            tasks,
+            http_task,
+            grace,
+        })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// A token that starts graceful shutdown when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> ShutdownReport {
+        self.shutdown.cancelled().await;
+        self.shutdown().await
+    }
+
+    /// Stops accepting, closes every connection with 1001 and waits (bounded) for them.
+    pub async fn shutdown(self) -> ShutdownReport {
+        tracing::info!("shutting down");
+        self.shutdown.cancel();
+        self.hub.shutdown();
+        self.tasks.close();
+        let deadline = tokio::time::Instant::now() + self.grace;
+        let connections_done = tokio::time::timeout_at(deadline, self.tasks.wait())
+            .await
+            .is_ok();
+        let http_done = tokio::time::timeout_at(deadline, self.http_task)
+            .await
+            .is_ok();
+        let clean = connections_done && http_done;
+        if clean {
+            tracing::info!("shutdown complete");
+        } else {
+            tracing::warn!(grace = ?self.grace, "shutdown grace period over; dropping remaining connections");
+        }
+        ShutdownReport { clean }
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test switchboard has, on a fresh machine: installs what the tests need
+# (Debian packages, npm packages), checks formatting and lints, then runs the suites.
+# CI calls exactly this script (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Loopback load tests open thousands of sockets.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+step "formatting"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit and integration tests"
+cargo test --workspace --locked
+
+echo
+echo "all suites passed"

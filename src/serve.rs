@@ -1,0 +1,141 @@
+//! `switchboard serve`: every setting as a flag and a `SWITCHBOARD_*` variable, mapped
+//! onto the server's config structs. `.env.example` lists them all with their defaults.
+
+use std::{net::IpAddr, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use clap::Args;
+use switchboard_hub::HubConfig;
+use switchboard_protocol::ChannelName;
+use switchboard_server::{Server, ServerConfig, WsConfig};
+
+fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (use e.g. 500ms, 25s, 5m)"))
+}
+
+fn channel(name: &str) -> Result<ChannelName, String> {
+    ChannelName::new(name.trim()).map_err(|e| format!("{name:?}: {e}"))
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address the HTTP listener binds (dashboard, WebSocket, SSE, polling, API).
+    #[arg(long, env = "SWITCHBOARD_HOST", default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// HTTP port (0 picks a free one).
+    #[arg(long, env = "SWITCHBOARD_PORT", default_value_t = 8000)]
+    port: u16,
+
+    /// Messages kept per channel for resume.
+    #[arg(long, env = "SWITCHBOARD_HISTORY_SIZE", default_value_t = switchboard_hub::config::DEFAULT_HISTORY_SIZE)]
+    history_size: usize,
+    /// How long a message stays in history.
+    #[arg(long, env = "SWITCHBOARD_HISTORY_TTL", default_value = "5m", value_parser = duration)]
+    history_ttl: Duration,
+    /// Queued messages per connection before it is closed as a slow consumer.
+    #[arg(long, env = "SWITCHBOARD_QUEUE_MESSAGES", default_value_t = switchboard_hub::config::DEFAULT_QUEUE_MESSAGES)]
+    queue_messages: usize,
+    /// Queued bytes per connection before it is closed as a slow consumer.
+    #[arg(long, env = "SWITCHBOARD_QUEUE_BYTES", default_value_t = switchboard_hub::config::DEFAULT_QUEUE_BYTES)]
+    queue_bytes: usize,
+    /// Largest client message accepted, in bytes (all transports).
+    #[arg(long, env = "SWITCHBOARD_MAX_MESSAGE_BYTES", default_value_t = switchboard_hub::config::DEFAULT_MAX_MESSAGE_BYTES)]
+    max_message_bytes: usize,
+    /// Subscriptions one connection may hold.
+    #[arg(long, env = "SWITCHBOARD_MAX_SUBSCRIPTIONS", default_value_t = switchboard_hub::config::DEFAULT_MAX_SUBSCRIPTIONS)]
+    max_subscriptions: usize,
+    /// Channels the hub holds at most.
+    #[arg(long, env = "SWITCHBOARD_MAX_CHANNELS", default_value_t = switchboard_hub::config::DEFAULT_MAX_CHANNELS)]
+    max_channels: usize,
+    /// Channels a connection joins when it names none (comma-separated; `broadcast` is always joined).
+    #[arg(long, env = "SWITCHBOARD_AUTO_SUBSCRIBE", default_value = "lobby", value_delimiter = ',', value_parser = channel)]
+    auto_subscribe: Vec<ChannelName>,
+
+    /// Serve the WebSocket transport (`/ws`, `/ws/echo`).
+    #[arg(long, env = "SWITCHBOARD_WS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    ws_enabled: bool,
+    /// WebSocket ping interval.
+    #[arg(long, env = "SWITCHBOARD_WS_HEARTBEAT", default_value = "25s", value_parser = duration)]
+    ws_heartbeat: Duration,
+    /// Close a WebSocket from which nothing arrived for this long.
+    #[arg(long, env = "SWITCHBOARD_WS_IDLE_TIMEOUT", default_value = "60s", value_parser = duration)]
+    ws_idle_timeout: Duration,
+    /// Initial read buffer per WebSocket, in bytes (grows on demand).
+    #[arg(long, env = "SWITCHBOARD_WS_READ_BUFFER", default_value_t = switchboard_server::config::DEFAULT_WS_READ_BUFFER)]
+    ws_read_buffer: usize,
+    /// Outgoing bytes buffered per WebSocket before a write waits for the socket.
+    #[arg(long, env = "SWITCHBOARD_WS_WRITE_BUFFER", default_value_t = switchboard_server::config::DEFAULT_WS_WRITE_BUFFER)]
+    ws_write_buffer: usize,
+
+    /// How long shutdown waits for connections to flush and close.
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "10s", value_parser = duration)]
+    shutdown_grace: Duration,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> ServerConfig {
+        let hub = HubConfig {
+            history_size: self.history_size,
+            history_ttl: self.history_ttl,
+            queue_messages: self.queue_messages,
+            queue_bytes: self.queue_bytes,
+            max_message_bytes: self.max_message_bytes,
+            max_subscriptions: self.max_subscriptions,
+            max_channels: self.max_channels,
+            auto_subscribe: self.auto_subscribe,
+            ..HubConfig::default()
+        };
+        let ws = WsConfig {
+            enabled: self.ws_enabled,
+            heartbeat: self.ws_heartbeat,
+            idle_timeout: self.ws_idle_timeout,
+            read_buffer: self.ws_read_buffer,
+            write_buffer: self.ws_write_buffer,
+        };
+        ServerConfig {
+            http: SocketAddr::new(self.host, self.port),
+            hub,
+            ws,
+            shutdown_grace: self.shutdown_grace,
+        }
+    }
+}
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.into_config();
+    let server = Server::start(config).await.context("starting the server")?;
+    // Printed on stdout so scripts (and tests) can find the port when it was 0.
+    println!("switchboard listening on http://{}", server.http_addr());
+    let stop = server.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        stop.cancel();
+    });
+    let report = server.run_until_stopped().await;
+    if !report.clean {
+        tracing::warn!("some connections did not close within the grace period");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
