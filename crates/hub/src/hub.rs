@@ -361,9 +361,10 @@ impl Hub {
         epoch: Option<String>,
         presence: bool,
     ) -> Result<(), ProtocolError> {
-        {
+        let newly_added = {
             let mut subscriptions = connection.subscriptions.lock();
-            if !subscriptions.contains(&channel) {
+            let newly_added = !subscriptions.contains(&channel);
+            if newly_added {
                 if subscriptions.len() >= self.config.max_subscriptions {
                     return Err(ProtocolError::new(
                         ErrorCode::TooManySubscriptions,
@@ -375,7 +376,8 @@ impl Hub {
                 }
                 subscriptions.push(channel.clone());
             }
-        }
+            newly_added
+        };
         let request = SubscribeRequest {
             id,
             channel: channel.clone(),
@@ -385,7 +387,11 @@ impl Hub {
             presence,
         };
         if let Err(err) = self.broker.subscribe(request).await {
-            connection.subscriptions.lock().retain(|c| *c != channel);
+            // A failed re-subscribe (e.g. `since` ahead) leaves the existing subscription
+            // alone: the broker still holds it, and `disconnect` must find it to remove it.
+            if newly_added {
+                connection.subscriptions.lock().retain(|c| *c != channel);
+            }
             return Err(to_protocol(err));
         }
         Ok(())

@@ -336,3 +336,6 @@ impl Broker for MemoryBroker {
         stats
     }
 }
+
+#[cfg(test)]
+mod tests;
