@@ -1,0 +1,164 @@
+//! A link is one live connection over one transport, reduced to the same two queues
+//! whatever the transport: JSON texts out, [`Inbound`] events in. The session above
+//! never knows whether a message came in a WebSocket frame, an SSE event, a poll
+//! response or a TCP frame.
+//!
+//! Each transport module spawns the tasks that move bytes; dropping the [`Link`] aborts
+//! them, which closes the sockets.
+
+pub(crate) mod http;
+pub(crate) mod poll;
+pub(crate) mod sse;
+pub(crate) mod tcp;
+pub(crate) mod ws;
+
+use std::{sync::Arc, time::Duration};
+
+use switchboard_protocol::server::Transport;
+use tokio::{sync::mpsc, task::AbortHandle};
+
+use crate::{endpoint::Endpoint, error::LinkError, wire::WireLog};
+
+/// Texts queued for sending on one link before `send` waits: enough for a burst of
+/// requests, small enough that a stalled socket is noticed.
+pub(crate) const LINK_SEND_QUEUE: usize = 256;
+/// Inbound events buffered between a link's reader and the session.
+pub(crate) const LINK_RECV_QUEUE: usize = 1024;
+
+/// What a link reports.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// One protocol message (JSON text).
+    Text(String),
+    /// Proof of life that carries no message (a WebSocket ping, an SSE comment, an
+    /// empty poll response).
+    Activity,
+    /// The link is gone; nothing follows.
+    Closed(String),
+}
+
+/// What a transport needs to connect.
+#[derive(Clone)]
+pub(crate) struct LinkSettings {
+    pub(crate) endpoint: Endpoint,
+    /// `Some(list)`: join exactly these channels (plus `broadcast`) on connect;
+    /// `None`: the server's auto-subscribe list.
+    pub(crate) channels: Option<Vec<String>>,
+    pub(crate) connect_timeout: Duration,
+    /// Short polling asks this often when it has nothing to send.
+    pub(crate) short_poll_interval: Duration,
+    pub(crate) wire: Option<Arc<dyn WireLog>>,
+}
+
+impl LinkSettings {
+    /// `?channels=a,b` for transports that take the list in the URL (empty when `None`).
+    pub(crate) fn channels_query(&self) -> String {
+        match &self.channels {
+            None => String::new(),
+            Some(list) => format!("?channels={}", list.join(",")),
+        }
+    }
+}
+
+/// One live connection.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) transport: Transport,
+    /// `None` once [`Link::shutdown`] began.
+    outgoing: Option<mpsc::Sender<String>>,
+    incoming: mpsc::Receiver<Inbound>,
+    tasks: Vec<AbortHandle>,
+    closed: bool,
+}
+
+impl Link {
+    /// A link whose tasks were spawned by a transport module.
+    pub(crate) fn new(
+        transport: Transport,
+        outgoing: mpsc::Sender<String>,
+        incoming: mpsc::Receiver<Inbound>,
+        tasks: Vec<AbortHandle>,
+    ) -> Self {
+        Self {
+            transport,
+            outgoing: Some(outgoing),
+            incoming,
+            tasks,
+            closed: false,
+        }
+    }
+
+    /// Queues one message; false when the link is gone.
+    pub(crate) async fn send(&self, text: String) -> bool {
+        match &self.outgoing {
+            Some(outgoing) => outgoing.send(text).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Closes politely: the transport's writer sees the end of its queue and says goodbye
+    /// (a WebSocket close frame, a TCP FIN); waits at most `within`, then drops the link.
+    pub(crate) async fn shutdown(mut self, within: Duration) {
+        self.outgoing = None;
+        let _ = tokio::time::timeout(within, async {
+            while !matches!(self.recv().await, Inbound::Closed(_)) {}
+        })
+        .await;
+    }
+
+    /// The next inbound event; `Closed` once (and forever after) the link is gone.
+    pub(crate) async fn recv(&mut self) -> Inbound {
+        if self.closed {
+            return std::future::pending().await;
+        }
+        match self.incoming.recv().await {
+            Some(Inbound::Closed(reason)) => {
+                self.closed = true;
+                Inbound::Closed(reason)
+            }
+            Some(event) => event,
+            None => {
+                self.closed = true;
+                Inbound::Closed("link closed".to_owned())
+            }
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Connects one transport.
+pub(crate) async fn connect(
+    transport: Transport,
+    settings: &LinkSettings,
+) -> Result<Link, LinkError> {
+    match transport {
+        Transport::Websocket => ws::connect(settings).await,
+        Transport::Tcp => tcp::connect(settings).await,
+        Transport::Sse => sse::connect(settings).await,
+        Transport::LongPoll => poll::connect(settings, poll::Mode::Long).await,
+        Transport::ShortPoll => poll::connect(settings, poll::Mode::Short).await,
+    }
+}
+
+/// Connects a TCP socket within the connect timeout.
+pub(crate) async fn tcp_connect(
+    settings: &LinkSettings,
+) -> Result<tokio::net::TcpStream, LinkError> {
+    let authority = settings.endpoint.authority();
+    let stream = tokio::time::timeout(
+        settings.connect_timeout,
+        tokio::net::TcpStream::connect(authority.as_str()),
+    )
+    .await
+    .map_err(|_| LinkError::Timeout(settings.connect_timeout))?
+    .map_err(|e| LinkError::Io(format!("connect {authority}: {e}")))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}

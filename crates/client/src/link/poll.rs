@@ -1,0 +1,278 @@
+//! The polling links: long polling (`POST /poll`, held by the server until messages
+//! arrive or its timeout) and short polling (`POST /short-poll`, answered at once and
+//! repeated every `short_poll_interval`).
+//!
+//! A request without `connection_id` opens the session (answered with `welcome` and
+//! `subscribed`); every later request carries `connection_id`, acknowledges the last
+//! `cursor` and may carry one `message`. Nothing is lost when a response is: messages
+//! stay pending on the server until a later `cursor` acknowledges them.
+//!
+//! Sending while a long poll is held: the server allows one poll per session at a time
+//! and has no separate send endpoint, so the client drops the held poll's connection and
+//! polls again with the message; a `409` (201, the server has not noticed the drop yet)
+//! is retried after [`CONCURRENT_POLL_RETRY`].
+
+use std::{collections::VecDeque, time::Duration};
+
+use hyper::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use switchboard_protocol::server::Transport;
+use tokio::sync::mpsc;
+
+use super::{
+    Inbound, LINK_RECV_QUEUE, LINK_SEND_QUEUE, Link, LinkSettings,
+    http::{HttpConn, read_body, refusal},
+};
+use crate::error::LinkError;
+
+/// Wait before re-polling after a `409` (the previous poll is still being torn down).
+pub(crate) const CONCURRENT_POLL_RETRY: Duration = Duration::from_millis(20);
+/// `409` retries in a row before the link is declared broken.
+pub(crate) const CONCURRENT_POLL_ATTEMPTS: u32 = 250;
+
+/// Which polling flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Long,
+    Short,
+}
+
+#[derive(Debug, Deserialize)]
+struct PollResponse {
+    connection_id: String,
+    cursor: u64,
+    #[serde(default)]
+    messages: Vec<Box<RawValue>>,
+    #[serde(default)]
+    closed: Option<Closed>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Closed {
+    code: u16,
+    #[serde(default)]
+    reason: String,
+}
+
+pub(crate) async fn connect(settings: &LinkSettings, mode: Mode) -> Result<Link, LinkError> {
+    let transport = match mode {
+        Mode::Long => Transport::LongPoll,
+        Mode::Short => Transport::ShortPoll,
+    };
+    let path = settings.endpoint.path_for(transport);
+    let mut conn = HttpConn::open(settings).await?;
+    let open = match &settings.channels {
+        None => "{}".to_owned(),
+        Some(list) => serde_json::json!({ "channels": list }).to_string(),
+    };
+    let response = conn
+        .send(
+            Method::POST,
+            &path,
+            "application/json",
+            Some(open.into_bytes()),
+        )
+        .await?;
+    if response.status() != StatusCode::OK {
+        return Err(refusal(response).await);
+    }
+    let body = read_body(response).await?;
+    let first: PollResponse = serde_json::from_slice(&body)
+        .map_err(|e| LinkError::Protocol(format!("poll response: {e}")))?;
+    let (in_tx, in_rx) = mpsc::channel(LINK_RECV_QUEUE);
+    let (out_tx, out_rx) = mpsc::channel::<String>(LINK_SEND_QUEUE);
+    let poller = Poller {
+        settings: settings.clone(),
+        mode,
+        path,
+        conn: Some(conn),
+        connection_id: first.connection_id.clone(),
+        cursor: first.cursor,
+        inbound: in_tx,
+        outgoing: out_rx,
+        waiting: VecDeque::new(),
+    };
+    let task = tokio::spawn(poller.run(first));
+    Ok(Link::new(
+        transport,
+        out_tx,
+        in_rx,
+        vec![task.abort_handle()],
+    ))
+}
+
+struct Poller {
+    settings: LinkSettings,
+    mode: Mode,
+    path: String,
+    conn: Option<HttpConn>,
+    connection_id: String,
+    cursor: u64,
+    inbound: mpsc::Sender<Inbound>,
+    outgoing: mpsc::Receiver<String>,
+    /// Messages taken from the queue but not yet sent (one goes per request).
+    waiting: VecDeque<String>,
+}
+
+/// What one poll came to.
+enum Outcome {
+    Response(PollResponse),
+    /// The held poll was dropped to send a message.
+    Interrupted,
+    /// Retry the same request shortly (409).
+    Retry,
+}
+
+impl Poller {
+    async fn run(mut self, first: PollResponse) {
+        let reason = match self.deliver(first).await {
+            Some(reason) => reason,
+            None => self.poll_loop().await,
+        };
+        let _ = self.inbound.send(Inbound::Closed(reason)).await;
+    }
+
+    async fn poll_loop(&mut self) -> String {
+        let mut conflicts = 0;
+        loop {
+            if self.waiting.is_empty() {
+                while let Ok(text) = self.outgoing.try_recv() {
+                    self.waiting.push_back(text);
+                }
+            }
+            if self.mode == Mode::Short && self.waiting.is_empty() {
+                let interval = self.settings.short_poll_interval;
+                tokio::select! {
+                    () = tokio::time::sleep(interval) => {}
+                    text = self.outgoing.recv() => match text {
+                        Some(text) => self.waiting.push_back(text),
+                        None => return "closed by the client".to_owned(),
+                    },
+                }
+            }
+            let message = self.waiting.pop_front();
+            let outcome = match self.poll(message.as_deref()).await {
+                Ok(outcome) => outcome,
+                Err(why) => return why,
+            };
+            match outcome {
+                Outcome::Response(response) => {
+                    conflicts = 0;
+                    if let Some(reason) = self.deliver(response).await {
+                        return reason;
+                    }
+                }
+                Outcome::Interrupted => {}
+                Outcome::Retry => {
+                    if let Some(message) = message {
+                        self.waiting.push_front(message);
+                    }
+                    conflicts += 1;
+                    if conflicts > CONCURRENT_POLL_ATTEMPTS {
+                        return "the server kept refusing polls as concurrent (409)".to_owned();
+                    }
+                    tokio::time::sleep(CONCURRENT_POLL_RETRY).await;
+                }
+            }
+        }
+    }
+
+    /// One poll request; a long poll without a message gives way to the next message.
+    async fn poll(&mut self, message: Option<&str>) -> Result<Outcome, String> {
+        let id = serde_json::to_string(&self.connection_id).unwrap_or_default();
+        let body = match message {
+            Some(text) => format!(
+                r#"{{"connection_id":{id},"cursor":{},"message":{text}}}"#,
+                self.cursor
+            ),
+            None => format!(r#"{{"connection_id":{id},"cursor":{}}}"#, self.cursor),
+        };
+        if self.conn.is_none() {
+            self.conn = Some(
+                HttpConn::open(&self.settings)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err("no connection".to_owned());
+        };
+        let request = conn.send(
+            Method::POST,
+            &self.path,
+            "application/json",
+            Some(body.into_bytes()),
+        );
+        let interruptible = self.mode == Mode::Long && message.is_none();
+        let response = if interruptible {
+            tokio::select! {
+                response = request => Some(response),
+                text = self.outgoing.recv() => {
+                    match text {
+                        Some(text) => self.waiting.push_back(text),
+                        None => return Err("closed by the client".to_owned()),
+                    }
+                    None
+                }
+            }
+        } else {
+            Some(request.await)
+        };
+        let Some(response) = response else {
+            // Dropping the connection abandons the held poll; its messages stay pending.
+            self.conn = None;
+            return Ok(Outcome::Interrupted);
+        };
+        let response = match response {
+            Ok(response) => response,
+            Err(err) => {
+                self.conn = None;
+                return Err(format!("poll failed: {err}"));
+            }
+        };
+        let status = response.status();
+        let body = read_body(response).await.map_err(|e| e.to_string())?;
+        if status == StatusCode::CONFLICT {
+            return Ok(Outcome::Retry);
+        }
+        if status == StatusCode::BAD_REQUEST {
+            // The message itself was refused: hand the `error` up and carry on.
+            let _ = self
+                .inbound
+                .send(Inbound::Text(String::from_utf8_lossy(&body).into_owned()))
+                .await;
+            return Ok(Outcome::Interrupted);
+        }
+        if status != StatusCode::OK {
+            return Err(format!(
+                "poll answered HTTP {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            ));
+        }
+        serde_json::from_slice(&body)
+            .map(Outcome::Response)
+            .map_err(|e| format!("poll response: {e}"))
+    }
+
+    /// Passes a response's messages up; `Some(reason)` when the session ended.
+    async fn deliver(&mut self, response: PollResponse) -> Option<String> {
+        self.cursor = response.cursor;
+        if response.messages.is_empty() {
+            let _ = self.inbound.send(Inbound::Activity).await;
+        }
+        for message in response.messages {
+            if self
+                .inbound
+                .send(Inbound::Text(message.get().to_owned()))
+                .await
+                .is_err()
+            {
+                return Some("closed by the client".to_owned());
+            }
+        }
+        response
+            .closed
+            .map(|c| format!("the server closed the session: {} {}", c.code, c.reason))
+    }
+}

@@ -1,0 +1,152 @@
+//! What a client can be told: the transport to use (or `Auto`), timeouts, the reconnect
+//! policy and its bounds, and an optional wire tap. Every default is a named constant
+//! with the reason for its value.
+
+use std::{fmt, str::FromStr, sync::Arc, time::Duration};
+
+use switchboard_protocol::server::Transport;
+
+use crate::{backoff::Backoff, wire::WireLog};
+
+/// A TCP connect or HTTP handshake slower than this on a LAN or the loopback means the
+/// server is not there; the cascade moves on rather than hanging.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for `welcome` once connected: a proxy that swallows the upgrade or
+/// buffers a stream shows up as silence, and this is how fallback notices it.
+pub const DEFAULT_WELCOME_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a request (`ping`, `publish`...) waits for its reply.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events queued for the application before the client stops reading the connection
+/// (which then pushes back on the server, as a slow consumer would).
+pub const DEFAULT_EVENT_QUEUE: usize = 4096;
+/// Requests held while reconnecting; more fail with [`crate::ClientError::Backlog`].
+pub const DEFAULT_OFFLINE_QUEUE: usize = 1024;
+/// Short polling asks this often when idle: the latency a short-polling client accepts.
+pub const DEFAULT_SHORT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a client that fell back tries the better transports again.
+pub const DEFAULT_UPGRADE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The transport to use, or `Auto` for the fallback cascade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportChoice {
+    Websocket,
+    Sse,
+    LongPoll,
+    ShortPoll,
+    Tcp,
+    /// WebSocket, then SSE + POST, then long polling, then short polling.
+    Auto,
+}
+
+impl TransportChoice {
+    /// The cascade `Auto` walks, best first.
+    pub const CASCADE: [Transport; 4] = [
+        Transport::Websocket,
+        Transport::Sse,
+        Transport::LongPoll,
+        Transport::ShortPoll,
+    ];
+
+    /// The transports to try, in order.
+    pub fn candidates(self) -> Vec<Transport> {
+        match self {
+            TransportChoice::Websocket => vec![Transport::Websocket],
+            TransportChoice::Sse => vec![Transport::Sse],
+            TransportChoice::LongPoll => vec![Transport::LongPoll],
+            TransportChoice::ShortPoll => vec![Transport::ShortPoll],
+            TransportChoice::Tcp => vec![Transport::Tcp],
+            TransportChoice::Auto => Self::CASCADE.to_vec(),
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TransportChoice::Websocket => "websocket",
+            TransportChoice::Sse => "sse",
+            TransportChoice::LongPoll => "long-poll",
+            TransportChoice::ShortPoll => "short-poll",
+            TransportChoice::Tcp => "tcp",
+            TransportChoice::Auto => "auto",
+        }
+    }
+}
+
+impl fmt::Display for TransportChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TransportChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "websocket" | "ws" => TransportChoice::Websocket,
+            "sse" => TransportChoice::Sse,
+            "long-poll" => TransportChoice::LongPoll,
+            "short-poll" => TransportChoice::ShortPoll,
+            "tcp" => TransportChoice::Tcp,
+            "auto" => TransportChoice::Auto,
+            other => {
+                return Err(format!(
+                    "unknown protocol {other:?}: use websocket, sse, long-poll, short-poll, tcp or auto"
+                ));
+            }
+        })
+    }
+}
+
+/// Client settings.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// Channels to join on connect; `None` takes the server's auto-subscribe list.
+    /// (`broadcast` is always joined.)
+    pub channels: Option<Vec<String>>,
+    pub connect_timeout: Duration,
+    pub welcome_timeout: Duration,
+    pub request_timeout: Duration,
+    pub short_poll_interval: Duration,
+    /// Reconnect after a lost connection (with resume). Off: the event stream ends.
+    pub reconnect: bool,
+    pub backoff: Backoff,
+    /// How often `Auto` tries to move back up the cascade; `None` never.
+    pub upgrade_interval: Option<Duration>,
+    pub event_queue: usize,
+    pub offline_queue: usize,
+    /// Receives the raw bytes of every exchange, formatted for people (`--show-wire`).
+    pub wire: Option<Arc<dyn WireLog>>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            channels: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            welcome_timeout: DEFAULT_WELCOME_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            short_poll_interval: DEFAULT_SHORT_POLL_INTERVAL,
+            reconnect: true,
+            backoff: Backoff::default(),
+            upgrade_interval: Some(DEFAULT_UPGRADE_INTERVAL),
+            event_queue: DEFAULT_EVENT_QUEUE,
+            offline_queue: DEFAULT_OFFLINE_QUEUE,
+            wire: None,
+        }
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("channels", &self.channels)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("welcome_timeout", &self.welcome_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("reconnect", &self.reconnect)
+            .field("backoff", &self.backoff)
+            .field("upgrade_interval", &self.upgrade_interval)
+            .field("wire", &self.wire.is_some())
+            .finish_non_exhaustive()
+    }
+}

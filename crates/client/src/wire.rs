@@ -1,0 +1,179 @@
+//! `--show-wire`: the raw bytes each transport exchanges, rendered for people.
+//!
+//! [`Tap`] wraps a socket and reports every byte read or written while it is switched on
+//! (HTTP request and response heads, chunked SSE bodies, the WebSocket handshake). After
+//! a WebSocket upgrade the tap is switched off and frames are reported one by one with
+//! their header fields; tungstenite does not expose the header bytes it writes, so those
+//! are reconstructed from the message (FIN, opcode, MASK, payload length) and say so.
+
+use std::{
+    io,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll},
+};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Which way bytes went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Client to server.
+    Sent,
+    /// Server to client.
+    Received,
+}
+
+impl Direction {
+    pub const fn arrow(self) -> &'static str {
+        match self {
+            Direction::Sent => ">>",
+            Direction::Received => "<<",
+        }
+    }
+}
+
+/// Receives wire traffic. Called on the connection's task: keep it quick.
+pub trait WireLog: Send + Sync {
+    /// `text` is a human rendering of bytes that went `direction` (may span lines).
+    fn log(&self, direction: Direction, text: &str);
+}
+
+/// Prints every exchange to standard error, one `>>` / `<<` prefix per line.
+#[derive(Debug, Default)]
+pub struct StderrWire;
+
+impl WireLog for StderrWire {
+    fn log(&self, direction: Direction, text: &str) {
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        for line in text.split_inclusive('\n') {
+            let _ = write!(err, "{} {}", direction.arrow(), line);
+            if !line.ends_with('\n') {
+                let _ = writeln!(err);
+            }
+        }
+    }
+}
+
+/// Renders bytes as text, escaping control characters so `\r\n` and chunk sizes show.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 16);
+    for chunk in String::from_utf8_lossy(bytes).split_inclusive('\n') {
+        for c in chunk.chars() {
+            match c {
+                '\r' => out.push_str("\\r"),
+                '\n' => out.push_str("\\n\n"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+    }
+    out
+}
+
+/// A WebSocket frame header as it goes on the wire (RFC 6455 section 5.2).
+pub fn ws_frame_header(direction: Direction, opcode: u8, name: &str, len: usize) -> String {
+    // Clients mask every frame; servers never do.
+    let masked = direction == Direction::Sent;
+    let (len_field, extended) = match len {
+        0..=125 => (len, String::new()),
+        126..=65535 => (126, format!(" ext_len(16)={len}")),
+        _ => (127, format!(" ext_len(64)={len}")),
+    };
+    let byte0 = 0x80 | opcode;
+    let byte1 = (u8::from(masked) << 7) | len_field as u8;
+    format!(
+        "[ws frame, header reconstructed] {byte0:02x} {byte1:02x}: FIN=1 opcode=0x{opcode:x} ({name}) MASK={} payload_len={len_field}{extended}{}",
+        u8::from(masked),
+        if masked { " +4-byte masking key" } else { "" },
+    )
+}
+
+/// A socket wrapper that reports bytes to a [`WireLog`] while switched on.
+pub struct Tap<S> {
+    inner: S,
+    log: Option<Arc<dyn WireLog>>,
+    on: Arc<AtomicBool>,
+}
+
+impl<S> Tap<S> {
+    /// Wraps `inner`; with `log` `None` it is a plain pass-through.
+    pub fn new(inner: S, log: Option<Arc<dyn WireLog>>) -> Self {
+        Self {
+            inner,
+            on: Arc::new(AtomicBool::new(log.is_some())),
+            log,
+        }
+    }
+
+    /// A switch that turns reporting off (after a WebSocket upgrade, say).
+    pub fn switch(&self) -> Arc<AtomicBool> {
+        self.on.clone()
+    }
+
+    fn report(&self, direction: Direction, bytes: &[u8]) {
+        if bytes.is_empty() || !self.on.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(log) = &self.log {
+            log.log(direction, &escape(bytes));
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let filled = buf.filled()[before..].to_vec();
+            self.report(Direction::Received, &filled);
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.report(Direction::Sent, &buf[..n]);
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_frame_headers_and_escapes() {
+        let h = ws_frame_header(Direction::Sent, 1, "text", 300);
+        assert!(h.contains("81 fe") && h.contains("ext_len(16)=300") && h.contains("MASK=1"));
+        let h = ws_frame_header(Direction::Received, 1, "text", 5);
+        assert!(h.contains("81 05") && h.contains("MASK=0"));
+        assert_eq!(escape(b"GET / HTTP/1.1\r\n"), "GET / HTTP/1.1\\r\\n\n");
+    }
+}
