@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use switchboard_hub::HubConfig;
 use switchboard_protocol::ChannelName;
+use switchboard_server::config::{PollConfig, SseConfig};
 use switchboard_server::{Server, ServerConfig, WsConfig};
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -67,6 +68,41 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_WS_WRITE_BUFFER", default_value_t = switchboard_server::config::DEFAULT_WS_WRITE_BUFFER)]
     ws_write_buffer: usize,
 
+    /// Serve Server-Sent Events (`GET /sse`, `POST /sse/message`).
+    #[arg(long, env = "SWITCHBOARD_SSE_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    sse_enabled: bool,
+    /// Interval of the `: heartbeat` comment on event streams.
+    #[arg(long, env = "SWITCHBOARD_SSE_HEARTBEAT", default_value = "15s", value_parser = duration)]
+    sse_heartbeat: Duration,
+    /// The `retry:` reconnect hint sent to EventSource clients.
+    #[arg(long, env = "SWITCHBOARD_SSE_RETRY", default_value = "2s", value_parser = duration)]
+    sse_retry: Duration,
+    /// Largest `POST /sse/message` body, in bytes.
+    #[arg(long, env = "SWITCHBOARD_SSE_MAX_BODY_BYTES", default_value_t = switchboard_server::config::DEFAULT_HTTP_MAX_BODY_BYTES)]
+    sse_max_body_bytes: usize,
+
+    /// Serve long polling (`POST /poll`).
+    #[arg(long, env = "SWITCHBOARD_LONG_POLL_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    long_poll_enabled: bool,
+    /// Serve short polling (`POST /short-poll`).
+    #[arg(long, env = "SWITCHBOARD_SHORT_POLL_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    short_poll_enabled: bool,
+    /// How long a long poll is held when nothing is waiting.
+    #[arg(long, env = "SWITCHBOARD_POLL_TIMEOUT", default_value = "30s", value_parser = duration)]
+    poll_timeout: Duration,
+    /// A polling session not polled for this long is closed.
+    #[arg(long, env = "SWITCHBOARD_POLL_SESSION_GRACE", default_value = "60s", value_parser = duration)]
+    poll_session_grace: Duration,
+    /// Polling sessions one client address may hold.
+    #[arg(long, env = "SWITCHBOARD_POLL_MAX_SESSIONS_PER_ADDR", default_value_t = switchboard_server::config::DEFAULT_POLL_MAX_SESSIONS_PER_ADDR)]
+    poll_max_sessions_per_addr: usize,
+    /// Largest `/poll` or `/short-poll` body, in bytes.
+    #[arg(long, env = "SWITCHBOARD_POLL_MAX_BODY_BYTES", default_value_t = switchboard_server::config::DEFAULT_HTTP_MAX_BODY_BYTES)]
+    poll_max_body_bytes: usize,
+    /// Messages per poll response at most.
+    #[arg(long, env = "SWITCHBOARD_POLL_MAX_BATCH", default_value_t = switchboard_server::config::DEFAULT_POLL_MAX_BATCH)]
+    poll_max_batch: usize,
+
     /// How long shutdown waits for connections to flush and close.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "10s", value_parser = duration)]
     shutdown_grace: Duration,
@@ -92,10 +128,27 @@ impl ServeArgs {
             read_buffer: self.ws_read_buffer,
             write_buffer: self.ws_write_buffer,
         };
+        let sse = SseConfig {
+            enabled: self.sse_enabled,
+            heartbeat: self.sse_heartbeat,
+            retry: self.sse_retry,
+            max_body_bytes: self.sse_max_body_bytes,
+        };
+        let poll = PollConfig {
+            long_enabled: self.long_poll_enabled,
+            short_enabled: self.short_poll_enabled,
+            timeout: self.poll_timeout,
+            session_grace: self.poll_session_grace,
+            max_sessions_per_addr: self.poll_max_sessions_per_addr,
+            max_body_bytes: self.poll_max_body_bytes,
+            max_batch: self.poll_max_batch.max(1),
+        };
         ServerConfig {
             http: SocketAddr::new(self.host, self.port),
             hub,
             ws,
+            sse,
+            poll,
             shutdown_grace: self.shutdown_grace,
         }
     }

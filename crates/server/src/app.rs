@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 use switchboard_hub::Hub;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -25,5 +28,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stats", get(api::stats))
         .route("/ws", get(transports::ws::handler))
         .route("/ws/echo", get(transports::echo::handler))
+        .route("/sse", get(transports::sse::handler))
+        .route("/sse/message", post(transports::sse::message_handler))
+        .merge(transports::poll::router(&state))
         .with_state(state)
 }

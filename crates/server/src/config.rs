@@ -23,6 +23,76 @@ pub const WS_WRITE_BATCH: usize = 64;
 /// How long graceful shutdown waits for connections to flush and close.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// SSE heartbeat comment interval: well under the 30–60 s idle cut-offs of common
+/// proxies, and a write that fails is how a vanished client is noticed, so this also bounds
+/// how long a dead stream holds its connection.
+pub const DEFAULT_SSE_HEARTBEAT: Duration = Duration::from_secs(15);
+/// The `retry:` hint: how long an `EventSource` waits before reconnecting. Short, because
+/// a reconnect resumes from history and costs little.
+pub const DEFAULT_SSE_RETRY: Duration = Duration::from_secs(2);
+/// Largest `POST /sse/message`, `/poll` or `/short-poll` body: the largest protocol
+/// message (64 KiB by default) plus room for the envelope around it.
+pub const DEFAULT_HTTP_MAX_BODY_BYTES: usize = 80 * 1024;
+/// How long a long poll is held when nothing arrives (seed 003's 30 s): under the 60 s
+/// read timeouts common in proxies, so the poll ends on our terms, not theirs.
+pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(30);
+/// A polling session that has not polled for this long is closed: two poll timeouts, so a
+/// client that lost one response and retries still finds its queue.
+pub const DEFAULT_POLL_SESSION_GRACE: Duration = Duration::from_secs(60);
+/// Polling sessions one client address may hold: enough for many tabs behind one NAT,
+/// few enough that one address cannot fill the server with queues.
+pub const DEFAULT_POLL_MAX_SESSIONS_PER_ADDR: usize = 100;
+/// Messages per poll response at most; the rest wait for the next poll.
+pub const DEFAULT_POLL_MAX_BATCH: usize = 256;
+
+/// Server-Sent Events transport settings (`GET /sse`, `POST /sse/message`).
+#[derive(Debug, Clone)]
+pub struct SseConfig {
+    pub enabled: bool,
+    pub heartbeat: Duration,
+    pub retry: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            heartbeat: DEFAULT_SSE_HEARTBEAT,
+            retry: DEFAULT_SSE_RETRY,
+            max_body_bytes: DEFAULT_HTTP_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Long- and short-polling settings (`POST /poll`, `POST /short-poll`).
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    pub long_enabled: bool,
+    pub short_enabled: bool,
+    /// How long a long poll is held when nothing is waiting.
+    pub timeout: Duration,
+    /// How long a session lives without a poll.
+    pub session_grace: Duration,
+    pub max_sessions_per_addr: usize,
+    pub max_body_bytes: usize,
+    pub max_batch: usize,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            long_enabled: true,
+            short_enabled: true,
+            timeout: DEFAULT_POLL_TIMEOUT,
+            session_grace: DEFAULT_POLL_SESSION_GRACE,
+            max_sessions_per_addr: DEFAULT_POLL_MAX_SESSIONS_PER_ADDR,
+            max_body_bytes: DEFAULT_HTTP_MAX_BODY_BYTES,
+            max_batch: DEFAULT_POLL_MAX_BATCH,
+        }
+    }
+}
+
 /// WebSocket transport settings.
 #[derive(Debug, Clone)]
 pub struct WsConfig {
@@ -52,6 +122,8 @@ pub struct ServerConfig {
     pub http: SocketAddr,
     pub hub: HubConfig,
     pub ws: WsConfig,
+    pub sse: SseConfig,
+    pub poll: PollConfig,
     pub shutdown_grace: Duration,
 }
 
@@ -61,6 +133,8 @@ impl Default for ServerConfig {
             http: SocketAddr::from(([127, 0, 0, 1], 8000)),
             hub: HubConfig::default(),
             ws: WsConfig::default(),
+            sse: SseConfig::default(),
+            poll: PollConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }

@@ -5,5 +5,8 @@
 
 pub mod echo;
 pub(crate) mod http_error;
+pub(crate) mod json_body;
+pub mod poll;
+pub mod sse;
 pub(crate) mod upgrade;
 pub mod ws;

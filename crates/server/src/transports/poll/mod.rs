@@ -1,0 +1,340 @@
+//! `POST /poll` (long polling) and `POST /short-poll`: the hub over plain requests.
+//!
+//! A *session* is a hub connection that outlives requests, found by its `connection_id`.
+//! A request without one opens a session (counted as `long_poll` or `short_poll` by the
+//! endpoint it arrived on) and returns at once with `welcome` and `subscribed`. A request
+//! with one may acknowledge a `cursor`, may carry a `message` to send, and then gets
+//! every message waiting: at once when there are any (or always, for `/short-poll`),
+//! otherwise after the first one arrives or, with none, after `timeout` with
+//! `"timeout": true`. See [`wire`] for the bodies and [`session`] for the cursor rules.
+//!
+//! Guarantees:
+//! - A response lost on the wire is delivered again: messages stay pending until a later
+//!   poll acknowledges their cursor.
+//! - One poll per session at a time: a second concurrent one gets 409 + 201.
+//! - A session not polled within `session_grace` is closed by the reaper task (tracked,
+//!   stopped at shutdown) and disconnected from the hub.
+//! - Long polls end at once when the server shuts down (with `"closed"` 1001), so a
+//!   graceful shutdown never waits out a poll timeout.
+//! - Errors: 503 + 204 (turned off), 415 + 202, 413 + 206, 400 + 100/103/104, 404 + 200
+//!   (unknown session), 409 + 201, 429 + 203 (too many sessions from one address).
+
+mod session;
+pub(crate) mod wire;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use switchboard_hub::{Hub, Timings, Transport};
+use switchboard_protocol::{CloseCode, ErrorCode};
+
+use self::{
+    session::{PollSession, Sessions},
+    wire::{PollRequest, render_response},
+};
+use super::{
+    http_error::{error_response, transport_disabled},
+    json_body::{parse_json, read_json_body},
+};
+use crate::{app::AppState, config::PollConfig};
+
+/// The reaper looks for expired sessions this often at most (a quarter of the grace
+/// period, so a session outlives its grace by at most a quarter of it).
+pub const POLL_REAPER_MAX_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Which endpoint a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Long,
+    Short,
+}
+
+impl Kind {
+    fn transport(self) -> Transport {
+        match self {
+            Kind::Long => Transport::LongPoll,
+            Kind::Short => Transport::ShortPoll,
+        }
+    }
+}
+
+/// The polling routes, with their session store and its reaper (spawned on `state.tasks`).
+pub fn router(state: &AppState) -> Router<AppState> {
+    let sessions = Arc::new(Sessions::new(state.config.poll.max_sessions_per_addr));
+    state.tasks.spawn(reap(state.clone(), sessions.clone()));
+    let long = sessions.clone();
+    let short = sessions;
+    Router::new()
+        .route(
+            "/poll",
+            post(
+                move |State(state): State<AppState>,
+                      ConnectInfo(remote): ConnectInfo<SocketAddr>,
+                      headers: HeaderMap,
+                      body: Body| {
+                    handle(state, long, Kind::Long, remote, headers, body)
+                },
+            ),
+        )
+        .route(
+            "/short-poll",
+            post(
+                move |State(state): State<AppState>,
+                      ConnectInfo(remote): ConnectInfo<SocketAddr>,
+                      headers: HeaderMap,
+                      body: Body| {
+                    handle(state, short, Kind::Short, remote, headers, body)
+                },
+            ),
+        )
+}
+
+async fn handle(
+    state: AppState,
+    sessions: Arc<Sessions>,
+    kind: Kind,
+    remote: SocketAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let config = &state.config.poll;
+    let enabled = match kind {
+        Kind::Long => config.long_enabled,
+        Kind::Short => config.short_enabled,
+    };
+    if !enabled {
+        return transport_disabled(kind.transport().as_str());
+    }
+    let bytes = match read_json_body(&headers, body, config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let request: PollRequest = match parse_json(&bytes) {
+        Ok(request) => request,
+        Err(rejection) => return rejection.into_response(),
+    };
+    match request.connection_id.clone() {
+        None => open(&state, &sessions, kind, remote, request).await,
+        Some(id) => poll(&state, &sessions, kind, &id, request).await,
+    }
+}
+
+/// Opens a session and answers at once with what the hub queued (`welcome`, `subscribed`).
+async fn open(
+    state: &AppState,
+    sessions: &Sessions,
+    kind: Kind,
+    remote: SocketAddr,
+    request: PollRequest,
+) -> Response {
+    if request.cursor.is_some() {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            "`cursor` belongs to a poll of an existing session; send `connection_id` with it",
+        );
+    }
+    let channels = match request.channels.map(|list| {
+        list.into_iter()
+            .map(|spec| spec.into_subscription())
+            .collect::<Result<Vec<_>, _>>()
+    }) {
+        None => None,
+        Some(Ok(channels)) => Some(channels),
+        Some(Err(err)) => return error_response(StatusCode::BAD_REQUEST, err.code, err.message),
+    };
+    if let Err(full) = sessions.reserve(remote.ip()) {
+        return error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TooManySessions,
+            format!(
+                "this address already holds {} polling sessions; poll or let one expire",
+                full.0
+            ),
+        );
+    }
+    let hub = &state.hub;
+    let connection = hub.connect(kind.transport(), Some(remote));
+    let timings = Timings {
+        heartbeat_interval_ms: 0,
+        idle_timeout_ms: state.config.poll.session_grace.as_millis() as u64,
+    };
+    hub.open(&connection, channels, timings).await;
+    let session = Arc::new(PollSession::new(connection, remote.ip()));
+    sessions.insert(session.clone());
+    tracing::debug!(connection = %session.connection().id(), transport = %kind.transport(), "polling session opened");
+    let Some(_guard) = session.begin() else {
+        return concurrent_poll();
+    };
+    if let Some(message) = &request.message {
+        hub.handle_text(session.connection(), message.get()).await;
+    }
+    respond(hub, sessions, &session, &state.config.poll, false).await
+}
+
+/// Polls an existing session.
+async fn poll(
+    state: &AppState,
+    sessions: &Sessions,
+    kind: Kind,
+    id: &str,
+    request: PollRequest,
+) -> Response {
+    let Some(session) = sessions.get(id) else {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownConnection,
+            format!(
+                "no polling session {id:?} (expired, closed, or never opened); open one with a body without connection_id"
+            ),
+        );
+    };
+    if request.channels.is_some() {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField,
+            "`channels` only opens a session; join more with a `subscribe` message",
+        );
+    }
+    let Some(_guard) = session.begin() else {
+        return concurrent_poll();
+    };
+    if let Some(cursor) = request.cursor {
+        if let Err(issued) = session.acknowledge(cursor) {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidField,
+                format!("cursor {cursor} is ahead of the last one issued ({issued})"),
+            );
+        }
+    }
+    let hub = &state.hub;
+    if let Some(message) = &request.message {
+        hub.handle_text(session.connection(), message.get()).await;
+    }
+    let config = &state.config.poll;
+    let mut timed_out = false;
+    let mut closed = collect(&session, config.max_batch);
+    if kind == Kind::Long && closed.is_none() && !session.has_pending() {
+        let mut batch = Vec::new();
+        let room = session.room(config.max_batch);
+        tokio::select! {
+            result = session.connection().outbox().next_batch(&mut batch, room) => closed = result,
+            () = tokio::time::sleep(config.timeout) => timed_out = true,
+            () = state.shutdown.cancelled() => closed = Some(CloseCode::GoingAway),
+        }
+        session.extend(batch);
+        if closed.is_none() {
+            // Whatever else arrived in the same instant goes in the same response.
+            closed = collect(&session, config.max_batch);
+        }
+    }
+    if let Some(reason) = closed {
+        return finish(hub, sessions, &session, reason, timed_out).await;
+    }
+    respond(hub, sessions, &session, config, timed_out).await
+}
+
+/// Moves what the outbox holds into the session's pending list (up to the batch limit);
+/// the close reason once the outbox is closed and empty.
+fn collect(session: &PollSession, max_batch: usize) -> Option<CloseCode> {
+    let mut batch = Vec::new();
+    let room = session.room(max_batch);
+    if room == 0 {
+        return None;
+    }
+    let closed = session.connection().outbox().drain_into(&mut batch, room);
+    session.extend(batch);
+    closed
+}
+
+/// Answers with every pending message (collecting first), ending the session if closed.
+async fn respond(
+    hub: &Hub,
+    sessions: &Sessions,
+    session: &Arc<PollSession>,
+    config: &PollConfig,
+    timed_out: bool,
+) -> Response {
+    if let Some(reason) = collect(session, config.max_batch) {
+        return finish(hub, sessions, session, reason, timed_out).await;
+    }
+    let (messages, cursor) = session.response();
+    let timed_out = timed_out && messages.is_empty();
+    json_response(render_response(
+        session.connection().id().as_str(),
+        cursor,
+        timed_out,
+        &messages,
+        None,
+    ))
+}
+
+/// The last response of a closed session: what was pending, and why it ended.
+async fn finish(
+    hub: &Hub,
+    sessions: &Sessions,
+    session: &Arc<PollSession>,
+    reason: CloseCode,
+    timed_out: bool,
+) -> Response {
+    let (messages, cursor) = session.response();
+    sessions.remove(session.connection().id());
+    hub.disconnect(session.connection()).await;
+    tracing::debug!(connection = %session.connection().id(), ?reason, "polling session closed");
+    json_response(render_response(
+        session.connection().id().as_str(),
+        cursor,
+        timed_out && messages.is_empty(),
+        &messages,
+        Some(reason),
+    ))
+}
+
+fn concurrent_poll() -> Response {
+    error_response(
+        StatusCode::CONFLICT,
+        ErrorCode::ConcurrentPoll,
+        "another poll is already waiting on this session; wait for its response",
+    )
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Closes sessions that stopped polling; at shutdown, closes them all.
+async fn reap(state: AppState, sessions: Arc<Sessions>) {
+    let grace = state.config.poll.session_grace;
+    let every = (grace / 4).clamp(Duration::from_millis(10), POLL_REAPER_MAX_INTERVAL);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => break,
+            _ = tick.tick() => {
+                for session in sessions.take_expired(grace) {
+                    tracing::debug!(connection = %session.connection().id(), "polling session expired");
+                    state.hub.disconnect(session.connection()).await;
+                }
+            }
+        }
+    }
+    for session in sessions.take_all() {
+        state.hub.disconnect(session.connection()).await;
+    }
+}

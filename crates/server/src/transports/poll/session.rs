@@ -1,0 +1,225 @@
+//! Polling sessions: a hub connection that lives between requests, its cursor and the
+//! messages handed out but not yet acknowledged, and the store that finds them by id.
+//!
+//! Guarantees:
+//! - At-least-once between polls: a message taken from the outbox gets the next cursor
+//!   number and stays *pending* until a poll acknowledges a cursor at or past it, and
+//!   every response repeats all pending messages first. A response lost on the wire is
+//!   therefore delivered again (a duplicate is recognisable by its `seq`).
+//! - Bounded: pending holds at most one response's worth (`max_batch`); the rest waits
+//!   in the hub's bounded outbox, whose overflow closes the session as a slow consumer.
+//! - One poll at a time per session ([`PollSession::begin`]); a session being polled is
+//!   never expired.
+//! - Sessions per client address are capped; the count is released when a session ends.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    net::IpAddr,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use switchboard_hub::{Connection, ConnectionId, Delivery};
+
+/// Locks `mutex`; the data stays consistent even if a holder panicked (every critical
+/// section here is a few field updates), so a poisoned lock is simply taken over.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One polling session.
+#[derive(Debug)]
+pub(crate) struct PollSession {
+    connection: Arc<Connection>,
+    addr: IpAddr,
+    state: Mutex<SessionState>,
+    /// True while a poll holds the session: the outbox has one consumer at a time.
+    polling: AtomicBool,
+}
+
+#[derive(Debug)]
+struct SessionState {
+    /// Handed out, not yet acknowledged, with their cursor numbers, oldest first.
+    pending: VecDeque<(u64, Arc<Delivery>)>,
+    /// The last cursor number handed out.
+    issued: u64,
+    last_seen: Instant,
+}
+
+/// Releases a session's poll slot (and marks it seen) when the poll ends, however it ends.
+#[derive(Debug)]
+pub(crate) struct PollGuard<'a> {
+    session: &'a PollSession,
+}
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.session.state).last_seen = Instant::now();
+        self.session.polling.store(false, Ordering::Release);
+    }
+}
+
+impl PollSession {
+    pub(crate) fn new(connection: Arc<Connection>, addr: IpAddr) -> Self {
+        Self {
+            connection,
+            addr,
+            state: Mutex::new(SessionState {
+                pending: VecDeque::new(),
+                issued: 0,
+                last_seen: Instant::now(),
+            }),
+            polling: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn connection(&self) -> &Arc<Connection> {
+        &self.connection
+    }
+
+    /// Claims the session for one poll; `None` when another poll holds it.
+    pub(crate) fn begin(&self) -> Option<PollGuard<'_>> {
+        self.polling
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()?;
+        lock(&self.state).last_seen = Instant::now();
+        Some(PollGuard { session: self })
+    }
+
+    /// Drops pending messages up to `cursor`. Err(last issued) when `cursor` is ahead
+    /// of anything handed out.
+    pub(crate) fn acknowledge(&self, cursor: u64) -> Result<(), u64> {
+        let mut state = lock(&self.state);
+        if cursor > state.issued {
+            return Err(state.issued);
+        }
+        while state.pending.front().is_some_and(|(n, _)| *n <= cursor) {
+            state.pending.pop_front();
+        }
+        Ok(())
+    }
+
+    /// How many more messages the next response can take from the outbox.
+    pub(crate) fn room(&self, max_batch: usize) -> usize {
+        max_batch.saturating_sub(lock(&self.state).pending.len())
+    }
+
+    /// Numbers `fresh` deliveries and makes them pending.
+    pub(crate) fn extend(&self, fresh: impl IntoIterator<Item = Arc<Delivery>>) {
+        let mut state = lock(&self.state);
+        for delivery in fresh {
+            state.issued += 1;
+            let n = state.issued;
+            state.pending.push_back((n, delivery));
+        }
+    }
+
+    /// What a response carries: every pending message, and the cursor that acknowledges them.
+    pub(crate) fn response(&self) -> (Vec<Arc<Delivery>>, u64) {
+        let state = lock(&self.state);
+        let messages = state.pending.iter().map(|(_, d)| d.clone()).collect();
+        (messages, state.issued)
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        !lock(&self.state).pending.is_empty()
+    }
+
+    fn expired(&self, grace: Duration) -> bool {
+        !self.polling.load(Ordering::Acquire) && lock(&self.state).last_seen.elapsed() > grace
+    }
+}
+
+/// Every polling session, by connection id, with the per-address counts.
+#[derive(Debug)]
+pub(crate) struct Sessions {
+    inner: Mutex<Store>,
+    max_per_addr: usize,
+}
+
+#[derive(Debug, Default)]
+struct Store {
+    sessions: HashMap<ConnectionId, Arc<PollSession>>,
+    per_addr: HashMap<IpAddr, usize>,
+}
+
+/// The address already holds the maximum number of sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AddressFull(pub(crate) usize);
+
+impl Sessions {
+    pub(crate) fn new(max_per_addr: usize) -> Self {
+        Self {
+            inner: Mutex::new(Store::default()),
+            max_per_addr,
+        }
+    }
+
+    /// Reserves a session slot for `addr`, to be filled with [`Sessions::insert`] (which
+    /// cannot fail, so a reserved slot is never left empty).
+    pub(crate) fn reserve(&self, addr: IpAddr) -> Result<(), AddressFull> {
+        let mut store = lock(&self.inner);
+        let count = store.per_addr.entry(addr).or_default();
+        if *count >= self.max_per_addr {
+            return Err(AddressFull(self.max_per_addr));
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    /// Adds a session into a slot reserved for its address.
+    pub(crate) fn insert(&self, session: Arc<PollSession>) {
+        let id = session.connection.id().clone();
+        lock(&self.inner).sessions.insert(id, session);
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<PollSession>> {
+        lock(&self.inner).sessions.get(id).cloned()
+    }
+
+    /// Forgets a session and frees its address slot; `None` if it was already gone.
+    pub(crate) fn remove(&self, id: &ConnectionId) -> Option<Arc<PollSession>> {
+        let mut store = lock(&self.inner);
+        let session = store.sessions.remove(id)?;
+        Self::release_locked(&mut store, session.addr);
+        Some(session)
+    }
+
+    fn release_locked(store: &mut Store, addr: IpAddr) {
+        if let Some(count) = store.per_addr.get_mut(&addr) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                store.per_addr.remove(&addr);
+            }
+        }
+    }
+
+    /// Removes and returns the sessions idle for longer than `grace`.
+    pub(crate) fn take_expired(&self, grace: Duration) -> Vec<Arc<PollSession>> {
+        let mut store = lock(&self.inner);
+        let expired: Vec<ConnectionId> = store
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.expired(grace))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut taken = Vec::with_capacity(expired.len());
+        for id in expired {
+            if let Some(session) = store.sessions.remove(&id) {
+                Self::release_locked(&mut store, session.addr);
+                taken.push(session);
+            }
+        }
+        taken
+    }
+
+    /// Removes and returns every session (at shutdown).
+    pub(crate) fn take_all(&self) -> Vec<Arc<PollSession>> {
+        let mut store = lock(&self.inner);
+        store.per_addr.clear();
+        store.sessions.drain().map(|(_, s)| s).collect()
+    }
+}

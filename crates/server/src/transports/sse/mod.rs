@@ -1,0 +1,282 @@
+//! `GET /sse` and `POST /sse/message`: the hub over Server-Sent Events.
+//!
+//! Framing (see [`frame`]): the response is `200 text/event-stream; charset=utf-8` with
+//! `Cache-Control: no-cache` and `X-Accel-Buffering: no`. It opens with a `retry:` hint,
+//! then every message the connection receives is one event: `event:` its `type`,
+//! `data:` its JSON, and `id:` a resume token (see [`token`]) whenever the stream's
+//! position changed (every channel message, every `subscribed`). The first event is
+//! `welcome`, carrying the `connection_id` that `POST /sse/message` needs. A `: heartbeat`
+//! comment is written every `heartbeat`.
+//!
+//! Guarantees:
+//! - Resume: `Last-Event-ID` (or `?lastEventId=` for clients that cannot set headers)
+//!   subscribes every channel it lists with `since`, so missed messages are replayed in
+//!   order or a `gap` event says what is gone. A token that cannot be parsed is not an
+//!   error of the stream: it starts fresh and says so with an `error` event (103).
+//! - A browser never gives up by mistake: only a request that can never succeed gets a
+//!   non-200 answer (400 for a bad channel name, 503 when SSE is turned off); a server
+//!   shutting down or a slow-consumer close ends a 200 stream, which `EventSource`
+//!   reconnects after `retry`.
+//! - A client that goes away is noticed when hyper drops the body (the read side sees
+//!   EOF or a write fails, at the latest on the next heartbeat) and is disconnected from
+//!   the hub at once. A client that stops reading is cut off after [`SSE_WRITE_TIMEOUT`].
+
+pub(crate) mod frame;
+mod message;
+pub(crate) mod token;
+
+use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{ConnectInfo, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use switchboard_hub::{Connection, Hub, InitialSubscription, Timings, Transport};
+use switchboard_protocol::{
+    BROADCAST_CHANNEL, ChannelName, ClientMessage, CloseCode, ErrorCode, ProtocolError,
+};
+use tokio::{sync::mpsc, time::timeout};
+
+pub use message::message_handler;
+
+use self::token::{ResumeToken, StreamPositions};
+use super::{
+    http_error::{error_response, transport_disabled},
+    ws::parse_channel_list,
+};
+use crate::app::AppState;
+
+/// Deliveries encoded into one chunk of the body before it is handed to hyper.
+pub const SSE_WRITE_BATCH: usize = 64;
+/// Encoded chunks buffered between the stream task and hyper: a little slack so the
+/// task can encode the next batch while hyper writes the last one.
+pub const SSE_STREAM_CHUNKS: usize = 4;
+/// A stream whose client has not taken a chunk for this long is closed (as a slow
+/// consumer): it can reconnect and resume, and meanwhile holds no queue.
+pub const SSE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Deserialize)]
+pub struct SseParams {
+    /// Comma-separated channels to join on connect.
+    channels: Option<String>,
+    /// The resume token, for clients that cannot set `Last-Event-ID`.
+    #[serde(rename = "lastEventId")]
+    last_event_id: Option<String>,
+}
+
+pub async fn handler(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Query(params): Query<SseParams>,
+    headers: HeaderMap,
+) -> Response {
+    let config = &state.config.sse;
+    if !config.enabled {
+        return transport_disabled("sse");
+    }
+    let requested = match parse_channel_list(params.channels.as_deref()) {
+        Ok(channels) => channels,
+        Err(err) => return error_response(StatusCode::BAD_REQUEST, err.code, err.message),
+    };
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(params.last_event_id)
+        .filter(|id| !id.is_empty());
+    let resume = last_event_id.map(|id| ResumeToken::parse(&id));
+    let token = resume.as_ref().and_then(|r| r.as_ref().ok());
+    let subscriptions = initial_subscriptions(requested, &state.config.hub.auto_subscribe, token);
+
+    let hub = state.hub.clone();
+    let connection = hub.connect(Transport::Sse, Some(remote));
+    let timings = Timings {
+        heartbeat_interval_ms: config.heartbeat.as_millis() as u64,
+        idle_timeout_ms: 0,
+    };
+    hub.open(&connection, Some(subscriptions.clone()), timings)
+        .await;
+    if let Some(Err(err)) = &resume {
+        let message = format!("Last-Event-ID not used, starting without resume: {err}");
+        hub.send_error(
+            &connection,
+            &ProtocolError::new(ErrorCode::InvalidField, message),
+        );
+    }
+    resubscribe_refused(&hub, &connection, &subscriptions).await;
+
+    let (tx, rx) = mpsc::channel::<Bytes>(SSE_STREAM_CHUNKS);
+    let mut first = Vec::new();
+    frame::push_retry(&mut first, config.retry);
+    // The channel is new and empty, so this cannot fail for lack of room.
+    let _ = tx.try_send(Bytes::from(first));
+    let stream = EventStream {
+        positions: StreamPositions::new(hub.epoch()),
+        hub,
+        connection,
+        heartbeat: config.heartbeat,
+        tx,
+    };
+    state.tasks.spawn(stream.run());
+
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        let chunk = rx.recv().await?;
+        Some((Ok::<_, Infallible>(chunk), rx))
+    }));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The channels to open with: those asked for (or the auto-subscribe list), each with
+/// its position from the resume token, plus any other channel the token lists (joined
+/// later on the previous stream, or `broadcast`).
+fn initial_subscriptions(
+    requested: Option<Vec<InitialSubscription>>,
+    auto_subscribe: &[ChannelName],
+    token: Option<&ResumeToken>,
+) -> Vec<InitialSubscription> {
+    let mut list = requested.unwrap_or_else(|| {
+        auto_subscribe
+            .iter()
+            .cloned()
+            .map(InitialSubscription::new)
+            .collect()
+    });
+    let Some(token) = token else { return list };
+    for subscription in &mut list {
+        if let Some(seq) = token.positions.get(&subscription.channel) {
+            subscription.since = Some(*seq);
+            subscription.epoch = Some(token.epoch.clone());
+        }
+    }
+    // The token's other channels go first, so `broadcast` is joined first as on a fresh
+    // stream, and the asked-for channels keep their order after it.
+    let mut extra: Vec<InitialSubscription> = token
+        .positions
+        .iter()
+        .filter(|(channel, _)| !list.iter().any(|s| s.channel == **channel))
+        .map(|(channel, seq)| InitialSubscription {
+            channel: channel.clone(),
+            since: Some(*seq),
+            epoch: Some(token.epoch.clone()),
+        })
+        .collect();
+    extra.sort_by_key(|s| s.channel.as_str() != BROADCAST_CHANNEL);
+    extra.append(&mut list);
+    extra
+}
+
+/// A resume position the hub refused (a `since` ahead of the channel, from a token this
+/// hub never issued) leaves the channel unjoined after an `error`; join it afresh so the
+/// stream still carries every channel it asked for.
+async fn resubscribe_refused(
+    hub: &Hub,
+    connection: &Arc<Connection>,
+    subscriptions: &[InitialSubscription],
+) {
+    for subscription in subscriptions {
+        if subscription.since.is_some() && !connection.is_subscribed(&subscription.channel) {
+            let fresh = ClientMessage::Subscribe {
+                id: None,
+                channel: subscription.channel.clone(),
+                since: None,
+                epoch: None,
+                presence: false,
+            };
+            hub.handle_message(connection, fresh).await;
+        }
+    }
+}
+
+/// Why a stream ended (for logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Closed(CloseCode),
+    ClientGone,
+    ClientStalled,
+}
+
+/// The task that turns one connection's outbox into event-stream chunks.
+struct EventStream {
+    hub: Arc<Hub>,
+    connection: Arc<Connection>,
+    positions: StreamPositions,
+    heartbeat: Duration,
+    tx: mpsc::Sender<Bytes>,
+}
+
+impl EventStream {
+    async fn run(mut self) {
+        let ended = self.pump().await;
+        tracing::debug!(connection = %self.connection.id(), ?ended, "SSE stream ended");
+        self.hub.disconnect(&self.connection).await;
+    }
+
+    async fn pump(&mut self) -> Ended {
+        let mut batch = Vec::new();
+        let mut out = Vec::new();
+        let start = tokio::time::Instant::now() + self.heartbeat;
+        let mut heartbeat = tokio::time::interval_at(start, self.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.tx.closed() => return Ended::ClientGone,
+                closed = self.connection.outbox().next_batch(&mut batch, SSE_WRITE_BATCH) => {
+                    for delivery in batch.drain(..) {
+                        let id = self.positions.observe(&delivery).then(|| self.positions.token());
+                        frame::push_event(&mut out, id.as_deref(), delivery.kind, delivery.text());
+                    }
+                    if let Some(reason) = closed {
+                        frame::push_comment(&mut out, &format!("close {} {}", reason.code(), reason.reason()));
+                        let _ = self.send(&mut out).await;
+                        return Ended::Closed(reason);
+                    }
+                    if let Err(ended) = self.send(&mut out).await {
+                        return ended;
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    frame::push_comment(&mut out, "heartbeat");
+                    if let Err(ended) = self.send(&mut out).await {
+                        return ended;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the encoded bytes to hyper, waiting at most [`SSE_WRITE_TIMEOUT`].
+    async fn send(&self, out: &mut Vec<u8>) -> Result<(), Ended> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(out));
+        match timeout(SSE_WRITE_TIMEOUT, self.tx.send(chunk)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Ended::ClientGone),
+            Err(_) => {
+                self.hub
+                    .counters()
+                    .slow_consumer_disconnects
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err(Ended::ClientStalled)
+            }
+        }
+    }
+}
