@@ -10,6 +10,13 @@ step() { printf '\n==> %s\n' "$*"; }
 # Loopback load tests open thousands of sockets.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+step "npm packages for the third-party client tests (tests/node)"
+# npm ci only when the lockfile is newer than the install (or nothing is installed).
+if [ ! -f tests/node/node_modules/.package-lock.json ] ||
+    [ tests/node/package-lock.json -nt tests/node/node_modules/.package-lock.json ]; then
+    npm ci --prefix tests/node --no-audit --no-fund
+fi
+
 step "formatting"
 cargo fmt --all -- --check
 
