@@ -7,8 +7,10 @@ use anyhow::Context;
 use clap::Args;
 use switchboard_hub::HubConfig;
 use switchboard_protocol::ChannelName;
+use switchboard_protocol::frame::Framing;
 use switchboard_server::config::{PollConfig, SseConfig};
 use switchboard_server::{Server, ServerConfig, WsConfig};
+use switchboard_server::{config::TcpConfig, feeds::clock::ClockFeedConfig};
 
 fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (use e.g. 500ms, 25s, 5m)"))
@@ -103,6 +105,74 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_POLL_MAX_BATCH", default_value_t = switchboard_server::config::DEFAULT_POLL_MAX_BATCH)]
     poll_max_batch: usize,
 
+    /// Serve the raw TCP transport (length-prefixed JSON frames).
+    #[arg(long, env = "SWITCHBOARD_TCP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    tcp_enabled: bool,
+    /// Raw TCP port, on the HTTP host (0 picks a free one).
+    #[arg(long, env = "SWITCHBOARD_TCP_PORT", default_value_t = switchboard_server::config::DEFAULT_TCP_PORT)]
+    tcp_port: u16,
+    /// Frame header: `u32` (4-byte big-endian length) or `decimal10` (10 ASCII digits, space-padded, as the Python demos).
+    #[arg(long, env = "SWITCHBOARD_TCP_FRAMING", default_value = "u32")]
+    tcp_framing: Framing,
+    /// Interval of the JSON heartbeat frame on TCP connections.
+    #[arg(long, env = "SWITCHBOARD_TCP_HEARTBEAT", default_value = "25s", value_parser = duration)]
+    tcp_heartbeat: Duration,
+    /// Close a TCP connection from which no complete frame arrived for this long.
+    #[arg(long, env = "SWITCHBOARD_TCP_IDLE_TIMEOUT", default_value = "60s", value_parser = duration)]
+    tcp_idle_timeout: Duration,
+    /// Close a TCP client that does not take a write within this long (slow consumer).
+    #[arg(long, env = "SWITCHBOARD_TCP_WRITE_TIMEOUT", default_value = "10s", value_parser = duration)]
+    tcp_write_timeout: Duration,
+    /// Open TCP connections at most; more are refused with error 203.
+    #[arg(long, env = "SWITCHBOARD_TCP_MAX_CONNECTIONS", default_value_t = switchboard_server::config::DEFAULT_TCP_MAX_CONNECTIONS)]
+    tcp_max_connections: usize,
+    /// Channels a TCP connection joins on connect besides `broadcast` (comma-separated).
+    #[arg(long, env = "SWITCHBOARD_TCP_CHANNELS", default_value = "lobby,clock", value_delimiter = ',', value_parser = channel)]
+    tcp_channels: Vec<ChannelName>,
+
+    /// Publish the server time on the `clock` channel.
+    #[arg(long, env = "SWITCHBOARD_CLOCK_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    clock_enabled: bool,
+    /// How often the `clock` feed publishes.
+    #[arg(long, env = "SWITCHBOARD_CLOCK_INTERVAL", default_value = "3s", value_parser = duration)]
+    clock_interval: Duration,
+
+    /// Publish machine and switchboard figures on the `metrics` channel.
+    #[arg(long, env = "SWITCHBOARD_METRICS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    metrics_enabled: bool,
+    /// How often the `metrics` feed publishes.
+    #[arg(long, env = "SWITCHBOARD_METRICS_INTERVAL", default_value = "1s", value_parser = duration)]
+    metrics_interval: Duration,
+
+    /// Publish current conditions on the `weather` channel.
+    #[arg(long, env = "SWITCHBOARD_WEATHER_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    weather_enabled: bool,
+    /// Open-Meteo base URL (scheme, host, port); `/v1/forecast` is appended.
+    #[arg(long, env = "SWITCHBOARD_WEATHER_BASE_URL", default_value = switchboard_server::feeds::weather::DEFAULT_WEATHER_BASE_URL)]
+    weather_base_url: String,
+    /// Cities as `name:latitude:longitude`, separated by `;`.
+    #[arg(long, env = "SWITCHBOARD_WEATHER_CITIES", default_value = switchboard_server::feeds::weather::DEFAULT_WEATHER_CITIES, value_parser = switchboard_server::feeds::weather::parse_cities)]
+    weather_cities: WeatherCities,
+    /// How often the weather is fetched.
+    #[arg(long, env = "SWITCHBOARD_WEATHER_REFRESH", default_value = "5m", value_parser = duration)]
+    weather_refresh: Duration,
+    /// Timeout of one weather request.
+    #[arg(long, env = "SWITCHBOARD_WEATHER_TIMEOUT", default_value = "5s", value_parser = duration)]
+    weather_timeout: Duration,
+    /// Retries after a failed weather request (exponential backoff).
+    #[arg(long, env = "SWITCHBOARD_WEATHER_RETRIES", default_value_t = switchboard_server::feeds::weather::DEFAULT_WEATHER_RETRIES)]
+    weather_retries: u32,
+    /// Wait before the first retry; doubled before each next one.
+    #[arg(long, env = "SWITCHBOARD_WEATHER_BACKOFF", default_value = "500ms", value_parser = duration)]
+    weather_backoff: Duration,
+    /// When the source is unreachable, publish readings marked `simulated: true`.
+    #[arg(long, env = "SWITCHBOARD_WEATHER_SIMULATE", default_value_t = true, action = clap::ArgAction::Set)]
+    weather_simulate: bool,
+
+    /// Simulated connections the dashboard's connection simulator may open at most.
+    #[arg(long, env = "SWITCHBOARD_SIMULATOR_MAX_CONNECTIONS", default_value_t = switchboard_server::academy::simulator::DEFAULT_SIMULATOR_MAX_CONNECTIONS)]
+    simulator_max_connections: usize,
+
     /// How long shutdown waits for connections to flush and close.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "10s", value_parser = duration)]
     shutdown_grace: Duration,
@@ -143,12 +213,28 @@ impl ServeArgs {
             max_body_bytes: self.poll_max_body_bytes,
             max_batch: self.poll_max_batch.max(1),
         };
+        let tcp = TcpConfig {
+            enabled: self.tcp_enabled,
+            port: self.tcp_port,
+            framing: self.tcp_framing,
+            heartbeat: self.tcp_heartbeat,
+            idle_timeout: self.tcp_idle_timeout,
+            write_timeout: self.tcp_write_timeout,
+            max_connections: self.tcp_max_connections,
+            channels: self.tcp_channels,
+        };
+        let clock = ClockFeedConfig {
+            enabled: self.clock_enabled,
+            interval: self.clock_interval,
+        };
         ServerConfig {
             http: SocketAddr::new(self.host, self.port),
             hub,
             ws,
             sse,
             poll,
+            tcp,
+            clock,
             shutdown_grace: self.shutdown_grace,
         }
     }
@@ -159,6 +245,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let server = Server::start(config).await.context("starting the server")?;
     // Printed on stdout so scripts (and tests) can find the port when it was 0.
     println!("switchboard listening on http://{}", server.http_addr());
+    if let Some(tcp) = server.tcp_addr() {
+        println!("switchboard raw TCP on {tcp}");
+    }
     let stop = server.shutdown_token();
     tokio::spawn(async move {
         wait_for_signal().await;

@@ -277,6 +277,11 @@ pub enum ServerMessage {
         error: String,
         message: String,
     },
+    /// Keepalive on transports without a ping frame of their own (raw TCP).
+    Heartbeat { ts: u64 },
+    /// The last message before the server closes a transport that has no close frame of
+    /// its own (raw TCP): `code` is a [`crate::CloseCode`] number, `reason` its text.
+    Close { code: u16, reason: String, ts: u64 },
 }
 
 impl ServerMessage {
@@ -297,6 +302,8 @@ impl ServerMessage {
             ServerMessage::Ack { .. } => "ack",
             ServerMessage::Presence { .. } => "presence",
             ServerMessage::Error { .. } => "error",
+            ServerMessage::Heartbeat { .. } => "heartbeat",
+            ServerMessage::Close { .. } => "close",
         }
     }
 
@@ -307,6 +314,15 @@ impl ServerMessage {
             | ServerMessage::Broadcast { channel, seq, .. }
             | ServerMessage::Message { channel, seq, .. } => Some((channel, *seq)),
             _ => None,
+        }
+    }
+
+    /// The final notice for a close with `code`.
+    pub fn close(code: crate::CloseCode) -> Self {
+        ServerMessage::Close {
+            code: code.code(),
+            reason: code.reason().to_owned(),
+            ts: crate::now_ms(),
         }
     }
 

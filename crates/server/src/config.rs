@@ -5,6 +5,9 @@
 use std::{net::SocketAddr, time::Duration};
 
 use switchboard_hub::HubConfig;
+use switchboard_protocol::{ChannelName, frame::Framing};
+
+use crate::feeds::clock::ClockFeedConfig;
 
 /// Server WebSocket pings this often: under the 30–60 s idle cut-offs common in proxies
 /// and load balancers, so an idle but healthy connection is never dropped by them.
@@ -115,6 +118,62 @@ impl Default for WsConfig {
     }
 }
 
+/// The raw TCP port seed 004's demos use.
+pub const DEFAULT_TCP_PORT: u16 = 1234;
+/// A JSON heartbeat frame this often: raw TCP has no ping frame, and the same proxy and
+/// NAT idle cut-offs as for WebSocket apply.
+pub const DEFAULT_TCP_HEARTBEAT: Duration = Duration::from_secs(25);
+/// A TCP connection from which no complete frame arrived for this long is closed (4000):
+/// two missed client pings plus slack. Also what ends a frame whose header announced more
+/// bytes than ever arrive.
+pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A write the client does not take within this long closes it as a slow consumer (4001).
+pub const DEFAULT_TCP_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open TCP connections at most: each holds a file descriptor, and the process may hold
+/// 20,000; past this a new connection gets an `error` (203) frame and is closed.
+pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 10_000;
+/// Initial read buffer per TCP connection: small, since idle connections are the common
+/// case; it grows on demand up to one header plus the largest message.
+pub const TCP_READ_BUFFER: usize = 1024;
+/// Frames written per batch before flushing, as for WebSocket.
+pub const TCP_WRITE_BATCH: usize = 64;
+/// Channels a TCP connection joins on connect: raw TCP has no URL to choose them, and
+/// seed 004 sends every client the time.
+pub const DEFAULT_TCP_CHANNELS: [&str; 2] = ["lobby", "clock"];
+
+/// Raw TCP transport settings. The listener binds the HTTP listener's host.
+#[derive(Debug, Clone)]
+pub struct TcpConfig {
+    pub enabled: bool,
+    /// Port on the HTTP host (0 picks a free one).
+    pub port: u16,
+    pub framing: Framing,
+    pub heartbeat: Duration,
+    pub idle_timeout: Duration,
+    pub write_timeout: Duration,
+    pub max_connections: usize,
+    /// Channels joined on connect besides `broadcast`; empty means the hub's auto-subscribe list.
+    pub channels: Vec<ChannelName>,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            port: DEFAULT_TCP_PORT,
+            framing: Framing::U32,
+            heartbeat: DEFAULT_TCP_HEARTBEAT,
+            idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_TCP_WRITE_TIMEOUT,
+            max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
+            channels: DEFAULT_TCP_CHANNELS
+                .iter()
+                .filter_map(|name| ChannelName::new(name).ok())
+                .collect(),
+        }
+    }
+}
+
 /// The whole server's configuration.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -124,6 +183,8 @@ pub struct ServerConfig {
     pub ws: WsConfig,
     pub sse: SseConfig,
     pub poll: PollConfig,
+    pub tcp: TcpConfig,
+    pub clock: ClockFeedConfig,
     pub shutdown_grace: Duration,
 }
 
@@ -135,6 +196,8 @@ impl Default for ServerConfig {
             ws: WsConfig::default(),
             sse: SseConfig::default(),
             poll: PollConfig::default(),
+            tcp: TcpConfig::default(),
+            clock: ClockFeedConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
@@ -145,6 +208,10 @@ impl ServerConfig {
     pub fn ephemeral() -> Self {
         Self {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tcp: TcpConfig {
+                port: 0,
+                ..TcpConfig::default()
+            },
             ..Self::default()
         }
     }

@@ -6,12 +6,14 @@
 //! - [`server`]: [`Server::start`] binds the listeners; [`Server::shutdown`] stops them gracefully.
 //! - [`app`]: the HTTP routes.
 //! - [`api`]: `GET /healthz` and `GET /api/stats`.
+//! - [`feeds`]: server-side publishers (`clock`, ...) into read-only channels.
 //! - [`transports`]: `ws` (the hub over WebSocket), `echo` (a bare WebSocket echo),
 //!   and the other transports.
 
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod feeds;
 pub mod server;
 pub mod transports;
 

@@ -2,6 +2,8 @@
 //!
 //! Shutdown order: stop accepting, close every connection with 1001 after flushing what
 //! is queued to it, then wait (bounded by `shutdown_grace`) for connection tasks to end.
+//! The raw TCP listener, its connections and the feeds run as tasks on the same tracker
+//! and stop on the same token.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -13,6 +15,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     app::{AppState, router},
     config::ServerConfig,
+    feeds,
+    transports::tcp,
 };
 
 /// Errors starting the server.
@@ -29,6 +33,7 @@ pub enum ServerError {
 #[derive(Debug)]
 pub struct Server {
     http_addr: SocketAddr,
+    tcp_addr: Option<SocketAddr>,
     hub: Arc<Hub>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -63,6 +68,16 @@ impl Server {
             addr: config.http,
             source,
         })?;
+        let tcp_listener = if config.tcp.enabled {
+            let bound = tcp::bind(&config).await;
+            Some(bound.map_err(|source| ServerError::Bind {
+                addr: SocketAddr::new(config.http.ip(), config.tcp.port),
+                source,
+            })?)
+        } else {
+            None
+        };
+        let tcp_addr = tcp_listener.as_ref().map(|(_, addr)| *addr);
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let grace = config.shutdown_grace;
@@ -72,6 +87,17 @@ impl Server {
             tasks: tasks.clone(),
             shutdown: shutdown.clone(),
         };
+        if let Some((listener, addr)) = tcp_listener {
+            tracing::info!(tcp_addr = %addr, framing = %state.config.tcp.framing, "raw TCP listening");
+            tasks.spawn(tcp::serve(
+                listener,
+                hub.clone(),
+                state.config.clone(),
+                tasks.clone(),
+                shutdown.clone(),
+            ));
+        }
+        feeds::spawn_all(&hub, &state.config, &tasks, &shutdown);
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let listener = listener.tap_io(|tcp| {
             // Real-time messages are small: send them now rather than coalescing.
@@ -89,6 +115,7 @@ impl Server {
         tracing::info!(%http_addr, epoch = hub.epoch(), "switchboard listening");
         Ok(Self {
             http_addr,
+            tcp_addr,
             hub,
             shutdown,
             tasks,
@@ -99,6 +126,11 @@ impl Server {
 
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// Where the raw TCP listener is bound; `None` when TCP is turned off.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
     }
 
     pub fn hub(&self) -> &Arc<Hub> {

@@ -9,4 +9,5 @@ pub(crate) mod json_body;
 pub mod poll;
 pub mod sse;
 pub(crate) mod upgrade;
+pub(crate) mod tcp;
 pub mod ws;

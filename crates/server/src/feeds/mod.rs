@@ -1,0 +1,35 @@
+//! Server feeds: tasks that publish into read-only channels through
+//! [`Hub::publish`](switchboard_hub::Hub::publish), so their messages get sequence numbers,
+//! history and every transport like any other channel message. Clients cannot publish
+//! into these channels (error 109).
+//!
+//! Every feed runs as one task on the server's task tracker and stops when the shutdown
+//! token is cancelled, so graceful shutdown waits for it.
+//!
+//! # Layout
+//! - [`clock`]: the server time on `clock` (seed 004).
+
+pub mod clock;
+
+use std::sync::Arc;
+
+use switchboard_hub::Hub;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::config::ServerConfig;
+
+/// Starts every enabled feed on `tasks`; each stops when `shutdown` is cancelled.
+pub(crate) fn spawn_all(
+    hub: &Arc<Hub>,
+    config: &ServerConfig,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    if config.clock.enabled {
+        tasks.spawn(clock::run(
+            hub.clone(),
+            config.clock.clone(),
+            shutdown.clone(),
+        ));
+    }
+}
