@@ -167,8 +167,14 @@ impl Session<'_> {
                         return Ended::Closed(reason);
                     }
                     if !self.write_batch(&mut socket, &mut batch).await {
+                        // Count it once: an outbox overflow while the write was stuck
+                        // already counted this connection as a slow consumer.
+                        if self.connection.outbox().closed() != Some(CloseCode::SlowConsumer) {
+                            self.hub.counters().slow_consumer_disconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         self.connection.close(CloseCode::SlowConsumer);
-                        self.hub.counters().slow_consumer_disconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        // Queued behind the stuck write; reaches the client only if it reads again.
+                        close(&mut socket, CloseCode::SlowConsumer, Duration::from_secs(1)).await;
                         return Ended::Closed(CloseCode::SlowConsumer);
                     }
                 }

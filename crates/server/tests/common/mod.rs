@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod raw;
 pub mod tcp;
 
 use std::time::Duration;
@@ -120,4 +121,51 @@ impl WsClient {
         self.send(message).await;
         self.recv_type("subscribed").await
     }
+}
+
+/// Stats as the server reports them (`GET /api/stats`), read in-process.
+pub fn server_stats(server: &Server) -> Value {
+    serde_json::to_value(server.hub().stats()).expect("stats serialize")
+}
+
+/// Waits (bounded by [`PATIENCE`]) until `condition` holds, polling every 10 ms.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A plain HTTP/1.1 request over a fresh TCP connection; returns the status, the raw
+/// head and the body. The server closes after answering (`Connection: close`).
+pub async fn http_request(addr: std::net::SocketAddr, head: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("tcp connects");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw))
+        .await
+        .expect("response within the patience window")
+        .expect("read");
+    let text = String::from_utf8(raw).expect("UTF-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// `GET path` with `Connection: close`.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {
+    http_request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+    )
+    .await
 }
