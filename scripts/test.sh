@@ -17,6 +17,18 @@ if [ ! -f tests/node/node_modules/.package-lock.json ] ||
     npm ci --prefix tests/node --no-audit --no-fund
 fi
 
+step "headless Chromium and playwright-core for the dashboard's browser tests (tests/browser)"
+# The browser tests drive Debian's chromium (never a downloaded browser); a test run
+# without it fails loudly rather than skipping.
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
+if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+    [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+    npm ci --prefix tests/browser --no-audit --no-fund
+fi
+
 step "formatting"
 cargo fmt --all -- --check
 

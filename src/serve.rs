@@ -10,7 +10,17 @@ use switchboard_protocol::ChannelName;
 use switchboard_protocol::frame::Framing;
 use switchboard_server::config::{PollConfig, SseConfig};
 use switchboard_server::{Server, ServerConfig, WsConfig};
+use switchboard_server::{
+    academy::simulator::SimulatorConfig,
+    feeds::{
+        metrics::MetricsFeedConfig,
+        weather::{City, WeatherFeedConfig},
+    },
+};
 use switchboard_server::{config::TcpConfig, feeds::clock::ClockFeedConfig};
+
+/// The parsed city list (a type alias, so clap takes the whole list as one value).
+type WeatherCities = Vec<City>;
 
 fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (use e.g. 500ms, 25s, 5m)"))
@@ -235,6 +245,24 @@ impl ServeArgs {
             poll,
             tcp,
             clock,
+            metrics: MetricsFeedConfig {
+                enabled: self.metrics_enabled,
+                interval: self.metrics_interval,
+            },
+            weather: WeatherFeedConfig {
+                enabled: self.weather_enabled,
+                base_url: self.weather_base_url,
+                cities: self.weather_cities,
+                refresh: self.weather_refresh,
+                request_timeout: self.weather_timeout,
+                retries: self.weather_retries,
+                backoff: self.weather_backoff,
+                simulate_when_unreachable: self.weather_simulate,
+            },
+            simulator: SimulatorConfig {
+                max_connections: self.simulator_max_connections,
+                ..SimulatorConfig::default()
+            },
             shutdown_grace: self.shutdown_grace,
         }
     }

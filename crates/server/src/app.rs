@@ -1,6 +1,6 @@
 //! The HTTP routes, and the state every handler shares.
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
@@ -9,7 +9,7 @@ use axum::{
 use switchboard_hub::Hub;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{api, config::ServerConfig, transports};
+use crate::{academy, api, config::ServerConfig, transports, web};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -20,6 +20,10 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Cancelled when shutdown begins.
     pub shutdown: CancellationToken,
+    /// Where the HTTP listener is bound (the connection simulator dials it over loopback).
+    pub http_addr: SocketAddr,
+    /// Where the raw TCP listener is bound, when TCP is on (shown by the dashboard).
+    pub tcp_addr: Option<SocketAddr>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -31,5 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sse", get(transports::sse::handler))
         .route("/sse/message", post(transports::sse::message_handler))
         .merge(transports::poll::router(&state))
+        .merge(web::routes())
+        .merge(academy::routes(&state))
         .with_state(state)
 }

@@ -7,7 +7,9 @@ use std::{net::SocketAddr, time::Duration};
 use switchboard_hub::HubConfig;
 use switchboard_protocol::{ChannelName, frame::Framing};
 
+use crate::academy::simulator::SimulatorConfig;
 use crate::feeds::clock::ClockFeedConfig;
+use crate::feeds::{metrics::MetricsFeedConfig, weather::WeatherFeedConfig};
 
 /// Server WebSocket pings this often: under the 30–60 s idle cut-offs common in proxies
 /// and load balancers, so an idle but healthy connection is never dropped by them.
@@ -185,6 +187,9 @@ pub struct ServerConfig {
     pub poll: PollConfig,
     pub tcp: TcpConfig,
     pub clock: ClockFeedConfig,
+    pub metrics: MetricsFeedConfig,
+    pub weather: WeatherFeedConfig,
+    pub simulator: SimulatorConfig,
     pub shutdown_grace: Duration,
 }
 
@@ -198,6 +203,9 @@ impl Default for ServerConfig {
             poll: PollConfig::default(),
             tcp: TcpConfig::default(),
             clock: ClockFeedConfig::default(),
+            metrics: MetricsFeedConfig::default(),
+            weather: WeatherFeedConfig::default(),
+            simulator: SimulatorConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
@@ -211,6 +219,16 @@ impl ServerConfig {
             tcp: TcpConfig {
                 port: 0,
                 ..TcpConfig::default()
+            },
+            // The metrics and weather feeds are opt-in for tests: they would add
+            // channels and (for weather) outbound requests to every test server.
+            metrics: MetricsFeedConfig {
+                enabled: false,
+                ..MetricsFeedConfig::default()
+            },
+            weather: WeatherFeedConfig {
+                enabled: false,
+                ..WeatherFeedConfig::default()
             },
             ..Self::default()
         }

@@ -7,15 +7,19 @@
 //! - [`app`]: the HTTP routes.
 //! - [`api`]: `GET /healthz` and `GET /api/stats`.
 //! - [`feeds`]: server-side publishers (`clock`, ...) into read-only channels.
+//! - [`web`]: the dashboard page and its scripts, embedded in the binary.
+//! - [`academy`]: the dashboard's server side: the connection simulator.
 //! - [`transports`]: `ws` (the hub over WebSocket), `echo` (a bare WebSocket echo),
 //!   and the other transports.
 
+pub mod academy;
 pub mod api;
 pub mod app;
 pub mod config;
 pub mod feeds;
 pub mod server;
 pub mod transports;
+pub mod web;
 
 pub use config::{ServerConfig, WsConfig};
 pub use server::{Server, ServerError};

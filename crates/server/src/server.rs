@@ -86,6 +86,8 @@ impl Server {
             config: Arc::new(config),
             tasks: tasks.clone(),
             shutdown: shutdown.clone(),
+            http_addr,
+            tcp_addr,
         };
         if let Some((listener, addr)) = tcp_listener {
             tracing::info!(tcp_addr = %addr, framing = %state.config.tcp.framing, "raw TCP listening");

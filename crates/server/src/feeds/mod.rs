@@ -8,8 +8,14 @@
 //!
 //! # Layout
 //! - [`clock`]: the server time on `clock` (seed 004).
+//! - [`metrics`]: machine and switchboard figures on `metrics` (seed 000).
+//! - [`weather`]: Open-Meteo current conditions on `weather`, fetched by
+//!   `weather_source` (seed 000).
 
 pub mod clock;
+pub mod metrics;
+pub mod weather;
+mod weather_source;
 
 use std::sync::Arc;
 
@@ -29,6 +35,20 @@ pub(crate) fn spawn_all(
         tasks.spawn(clock::run(
             hub.clone(),
             config.clock.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if config.metrics.enabled {
+        tasks.spawn(metrics::run(
+            hub.clone(),
+            config.metrics.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if config.weather.enabled {
+        tasks.spawn(weather::run(
+            hub.clone(),
+            config.weather.clone(),
             shutdown.clone(),
         ));
     }

@@ -188,8 +188,25 @@ pub(crate) fn simulated_reading(city: &City, round: u64) -> Reading {
         wind_speed_kmh: round1(8.0 + (seed % 17) as f64),
         weather_code,
         conditions: describe(weather_code),
-        observed_at: format!("simulated at unix {now_s}"),
+        observed_at: iso_minute(now_s),
     }
+}
+
+/// `YYYY-MM-DDTHH:MM` in UTC, the format Open-Meteo gives `current.time` in.
+fn iso_minute(unix_s: u64) -> String {
+    let days = (unix_s / 86_400) as i64;
+    let (hour, minute) = (unix_s % 86_400 / 3600, unix_s % 3600 / 60);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}")
 }
 
 /// WMO weather interpretation codes, as Open-Meteo documents them.
@@ -210,5 +227,30 @@ pub(crate) fn describe(code: u16) -> &'static str {
         95 => "Thunderstorm",
         96 | 99 => "Thunderstorm with hail",
         _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_minute_matches_known_instants() {
+        assert_eq!(iso_minute(0), "1970-01-01T00:00");
+        assert_eq!(iso_minute(951_782_400), "2000-02-29T00:00");
+        assert_eq!(iso_minute(1_795_300_573), "2026-11-21T22:36");
+    }
+
+    #[test]
+    fn simulated_readings_are_plausible() {
+        let city = City {
+            name: "Oslo".into(),
+            latitude: 59.91,
+            longitude: 10.75,
+        };
+        let reading = simulated_reading(&city, 3);
+        assert!((-30.0..40.0).contains(&reading.temperature_c));
+        assert!((5.0..=100.0).contains(&reading.humidity_pct));
+        assert_ne!(reading.conditions, "Unknown");
     }
 }

@@ -1,0 +1,83 @@
+//! The dashboard's server side (the "protocol academy"): facts about this server the
+//! page shows, and the connection simulator (seed 000) that opens real loopback
+//! connections from a Rust task, so a browser tab is never the bottleneck.
+//!
+//! Routes:
+//! - `GET /api/academy`: where the listeners are (`http_addr`, `tcp_addr`, TCP framing)
+//!   and the simulator's limits.
+//! - `GET /api/simulator`: the simulator's state and its per-second samples.
+//! - `POST /api/simulator/start` with `{"transport":"websocket","connections":200,
+//!   "ramp_per_s":100,"pings_per_s":1}`: starts a run (409 while one runs; 400 past the
+//!   configured limits).
+//! - `POST /api/simulator/stop`: stops the run; every simulated connection is closed.
+
+mod sim_clients;
+pub mod simulator;
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::json;
+use switchboard_protocol::ErrorCode;
+
+use self::simulator::{SimulationRequest, Simulator, StartError};
+use crate::{app::AppState, transports::http_error::error_response};
+
+/// The academy's routes, with the simulator's state (one per server).
+pub(crate) fn routes(state: &AppState) -> Router<AppState> {
+    let simulator = Arc::new(Simulator::new(state));
+    Router::new()
+        .route("/api/academy", get(info))
+        .route("/api/simulator", get(status))
+        .route("/api/simulator/start", post(start))
+        .route("/api/simulator/stop", post(stop))
+        .with_state(simulator)
+}
+
+async fn info(State(simulator): State<Arc<Simulator>>) -> Response {
+    let config = simulator.config();
+    Json(json!({
+        "http_addr": simulator.http_addr().to_string(),
+        "tcp_addr": simulator.tcp_addr().map(|a| a.to_string()),
+        "tcp_framing": simulator.tcp_framing(),
+        "simulator": {
+            "max_connections": config.max_connections,
+            "max_ramp_per_s": config.max_ramp_per_s,
+            "max_pings_per_s": config.max_pings_per_s,
+            "transports": simulator::SIMULATED_TRANSPORTS,
+        },
+    }))
+    .into_response()
+}
+
+async fn status(State(simulator): State<Arc<Simulator>>) -> Response {
+    Json(simulator.status()).into_response()
+}
+
+async fn start(
+    State(simulator): State<Arc<Simulator>>,
+    Json(request): Json<SimulationRequest>,
+) -> Response {
+    match simulator.start(request) {
+        Ok(status) => (StatusCode::ACCEPTED, Json(status)).into_response(),
+        Err(StartError::Running) => error_response(
+            StatusCode::CONFLICT,
+            ErrorCode::InvalidField,
+            "a simulation is already running; stop it first",
+        ),
+        Err(StartError::Invalid(message)) => {
+            error_response(StatusCode::BAD_REQUEST, ErrorCode::InvalidField, message)
+        }
+    }
+}
+
+async fn stop(State(simulator): State<Arc<Simulator>>) -> Response {
+    simulator.stop().await;
+    Json(simulator.status()).into_response()
+}

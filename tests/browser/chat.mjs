@@ -1,0 +1,46 @@
+// Two pages chat over WebSocket; ping shows a round trip; stats arrive.
+import { run, openDashboard, check, screenshot } from './lib.mjs';
+
+await run(async (browser, errors) => {
+  const ann = await openDashboard(browser, errors);
+  const bob = await openDashboard(browser, errors);
+  for (const page of [ann, bob]) {
+    await page.locator('#ws .state-open').waitFor({ timeout: 5000 });
+  }
+  check(true, 'both pages open a WebSocket');
+  const annId = await ann.locator('#ws .conn-id').textContent();
+  const bobId = await bob.locator('#ws .conn-id').textContent();
+  check(annId.length > 10 && annId !== bobId, `each page has its own connection id (${annId}, ${bobId})`);
+
+  await ann.fill('#ws-nick', 'ann');
+  await ann.fill('#ws-text', 'hello from ann');
+  await ann.click('#ws-form [data-action=send]');
+  await bob.locator('#ws .log li', { hasText: 'ann: hello from ann' }).waitFor({ timeout: 5000 });
+  check(true, 'bob receives ann\'s chat line');
+
+  await bob.fill('#ws-nick', 'bob');
+  await bob.fill('#ws-text', 'hi ann');
+  await bob.click('#ws-form [data-action=send]');
+  await ann.locator('#ws .log li', { hasText: 'bob: hi ann' }).waitFor({ timeout: 5000 });
+  check(true, 'ann receives bob\'s reply');
+
+  await ann.click('#ws-broadcast');
+  await bob.locator('#ws .log li', { hasText: 'broadcast: ann says hello to everyone' }).waitFor({ timeout: 5000 });
+  check(true, 'a broadcast reaches the other page');
+
+  await ann.click('#ws-ping');
+  await ann.locator('#ws-rtt', { hasText: 'ms' }).waitFor({ timeout: 5000 });
+  check(true, `ping round trip shown: ${await ann.locator('#ws-rtt').textContent()}`);
+  await ann.click('#ws-stats');
+  await ann.locator('#ws-server-stats', { hasText: 'websocket' }).waitFor({ timeout: 5000 });
+  check(true, `stats shown: ${await ann.locator('#ws-server-stats').textContent()}`);
+  const timestamped = await bob.locator('#ws .log li time').count();
+  check(timestamped > 3, `every log line has a timestamp (${timestamped})`);
+  await screenshot(ann, '#ws', 'websocket-panel');
+  await ann.selectOption('#wire-source', 'websocket');
+  await ann.locator('#wire-view', { hasText: 'FIN=1 opcode=0x1' }).waitFor({ timeout: 5000 });
+  check(true, 'the wire view shows computed WebSocket frame headers');
+  await screenshot(ann, '#wire', 'wire-view');
+  await screenshot(ann, '#tcp', 'tcp-panel');
+  check((await ann.locator('#tcp-bytes').textContent()).includes('header  00 00 00'), 'the TCP panel shows the length prefix bytes');
+});

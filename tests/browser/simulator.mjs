@@ -1,0 +1,37 @@
+// The connection simulator reaches N connections (counted by the server itself) and
+// stops cleanly; then the protocol comparison fills its table.
+import { run, openDashboard, check, screenshot, base } from './lib.mjs';
+
+const N = 200;
+const openConnections = async () => {
+  const stats = await (await fetch(`${base}/api/stats`)).json();
+  return stats.connections.websocket;
+};
+
+await run(async (browser, errors) => {
+  const page = await openDashboard(browser, errors);
+  await page.locator('#ws .state-open').waitFor({ timeout: 5000 });
+  const before = await openConnections();
+  await page.fill('#sim-connections', String(N));
+  await page.fill('#sim-ramp', '400');
+  await page.fill('#sim-rate', '2');
+  await page.click('#sim-start');
+  await page.waitForFunction((n) => Number(document.querySelector('#sim-connected').textContent) === n, N, { timeout: 10000 });
+  check(true, `the simulator reports ${N} connected`);
+  check(await openConnections() >= before + N, `the server counts ${N} more WebSocket connections`);
+  await page.waitForFunction(() => document.querySelector('#sim-state').textContent === 'running', null, { timeout: 5000 });
+  await page.waitForTimeout(2500);
+  await screenshot(page, '#simulator', 'simulator-panel');
+  await page.click('#sim-stop');
+  await page.waitForFunction(() => document.querySelector('#sim-state').textContent === 'stopped', null, { timeout: 8000 });
+  check(await page.locator('#sim-connected').textContent() === '0', 'after stop the simulator reports 0 connected');
+  let after = await openConnections();
+  for (let i = 0; i < 20 && after > before; i++) { await page.waitForTimeout(100); after = await openConnections(); }
+  check(after === before, `the server is back to ${before} WebSocket connection(s)`);
+
+  await page.click('#compare-run');
+  await page.waitForFunction(() => document.querySelectorAll('#compare-table tbody tr').length === 4 && !document.querySelector('#compare-run').disabled, null, { timeout: 20000 });
+  const rows = await page.locator('#compare-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent));
+  check(rows.every((r) => !r.includes('no ')), `the comparison measured every transport: ${rows.join(' | ')}`);
+  await screenshot(page, '#compare', 'comparison-panel');
+});
