@@ -120,10 +120,16 @@ async fn a_message_over_the_size_limit_closes_with_1009() {
     assert_eq!(at_limit.len(), 1024);
     client.send_raw(Message::Text(at_limit.into())).await;
     assert_eq!(client.recv().await["type"], "pong");
-    let over = format!(r#"{{"type":"ping","pad":"{padding}x"}}"#);
+    // Far over the limit, so the rest of it is still arriving when the server refuses
+    // it: the close frame must still reach the client (no TCP reset in its way).
+    let over = format!(
+        r#"{{"type":"ping","pad":"{padding}{}"}}"#,
+        "x".repeat(1 << 20)
+    );
     client.send_raw(Message::Text(over.into())).await;
     let close = client.recv_close().await.expect("a close frame");
     assert_eq!(u16::from(close.code), 1009);
+    drop(client);
     bystanders_still_chat(&server).await;
     server.shutdown().await;
 }
@@ -140,6 +146,7 @@ async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
     ))
     .await;
     assert_eq!(raw.read_close_code().await, Some(1007));
+    drop(raw);
     bystanders_still_chat(&server).await;
     server.shutdown().await;
 }
@@ -152,6 +159,7 @@ async fn an_unmasked_client_frame_closes_with_1002() {
     raw.write(&client_frame(OP_TEXT, br#"{"type":"ping"}"#, None))
         .await;
     assert_eq!(raw.read_close_code().await, Some(1002));
+    drop(raw);
     bystanders_still_chat(&server).await;
     server.shutdown().await;
 }
@@ -164,6 +172,7 @@ async fn a_reserved_opcode_closes_with_1002() {
     raw.write(&client_frame(0x3, b"??", Some([9, 9, 9, 9])))
         .await;
     assert_eq!(raw.read_close_code().await, Some(1002));
+    drop(raw);
     bystanders_still_chat(&server).await;
     server.shutdown().await;
 }
@@ -177,12 +186,14 @@ async fn reserved_bits_and_fragmented_control_frames_close_with_1002() {
     frame[0] |= 0x40;
     raw.write(&frame).await;
     assert_eq!(raw.read_close_code().await, Some(1002));
+    drop(raw);
     // A ping without FIN (control frames must not be fragmented).
     let mut raw = RawWs::connect(server.http_addr(), "/ws").await;
     let mut frame = client_frame(0x9, b"", Some([0, 0, 0, 0]));
     frame[0] &= 0x7F;
     raw.write(&frame).await;
     assert_eq!(raw.read_close_code().await, Some(1002));
+    drop(raw);
     bystanders_still_chat(&server).await;
     server.shutdown().await;
 }

@@ -230,8 +230,28 @@ impl Session<'_> {
         };
         tracing::debug!(connection = %self.connection.id(), %err, code = code.code(), "closing on protocol violation");
         close(&mut socket, code, Duration::from_secs(1)).await;
+        linger(socket, CLOSE_LINGER).await;
         Ended::Closed(code)
     }
+}
+
+/// How long a connection closed for a protocol violation is drained before it is dropped.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// After a close frame sent mid-message (an oversized or invalid frame whose rest is still
+/// arriving): half-close and discard what the client still sends, until it closes or
+/// `within` passes. Dropping a socket with unread bytes makes the kernel answer with a
+/// TCP reset, which can destroy the close frame before the client reads it, turning
+/// a documented 1009/1007/1002 into an unexplained "connection reset".
+async fn linger(socket: ServerSocket, within: Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut io = socket.into_inner();
+    let _ = timeout(within, async {
+        let _ = io.shutdown().await;
+        let mut scratch = [0u8; 4096];
+        while matches!(io.read(&mut scratch).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// Sends a close frame with `reason` (bounded in time: the peer may be gone).
