@@ -1,0 +1,100 @@
+//! Smoke test of the bench harness, so it cannot rot: both scenarios run, with tiny
+//! counts, against an in-process switchboard server on 127.0.0.1 port 0, and must count
+//! exactly what was sent, with nothing lost and nothing out of order.
+
+use std::time::Duration;
+
+use switchboard_bench::{
+    fanout::{self, FanoutOptions},
+    idle::{self, IdleOptions},
+    report::{Machine, Report},
+    target::TargetKind,
+};
+use switchboard_server::{Server, ServerConfig};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_counts_every_delivery_in_order() {
+    let server = Server::start(ServerConfig::ephemeral()).await.unwrap();
+    let options = FanoutOptions {
+        subscribers: 20,
+        messages: 10,
+        payload_bytes: 64,
+        window: 4,
+        batch: 2,
+        rate: None,
+        concurrency: 5,
+        time_limit: Duration::from_secs(10),
+    };
+    let result = fanout::run(TargetKind::Switchboard, server.http_addr(), None, &options)
+        .await
+        .unwrap();
+    assert_eq!(result.subscribers, 20);
+    assert_eq!(result.published, 10);
+    assert_eq!(result.deliveries, 200, "{result:?}");
+    assert_eq!((result.lost, result.gaps), (0, 0), "{result:?}");
+    assert_eq!(result.subscribers_closed, 0);
+    assert_eq!(result.publisher_errors, 0);
+    assert!(
+        result.delivered_frame_bytes > 64,
+        "the envelope wraps the 64-byte data"
+    );
+    assert!(result.deliveries_per_second > 0.0);
+    assert!(result.bench_cpu_seconds.is_some() && result.server_cpu_seconds.is_none());
+    assert!(result.latency.p50_us >= 1 && result.latency.max_us >= result.latency.p50_us);
+
+    // Paced: 10 messages at 100 per second take about 0.1 s, all delivered in order.
+    let paced = FanoutOptions {
+        rate: Some(100.0),
+        ..options
+    };
+    let result = fanout::run(TargetKind::Switchboard, server.http_addr(), None, &paced)
+        .await
+        .unwrap();
+    assert_eq!(
+        (result.deliveries, result.lost, result.gaps),
+        (200, 0, 0),
+        "{result:?}"
+    );
+    assert!(result.seconds >= 0.08, "paced, not burst: {result:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_opened_and_measured() {
+    let server = Server::start(ServerConfig::ephemeral()).await.unwrap();
+    let options = IdleOptions {
+        connections: 20,
+        concurrency: 5,
+        settle: Duration::from_millis(300),
+    };
+    // The server runs in this process, so this process's RSS stands in for it.
+    let pid = std::process::id();
+    let hub = idle::run(TargetKind::Switchboard, server.http_addr(), pid, &options)
+        .await
+        .unwrap();
+    assert_eq!((hub.connections, hub.failed), (20, 0), "{hub:?}");
+    assert!(hub.rss_empty_bytes > 0 && hub.rss_loaded_bytes > 0);
+    let echo = idle::run(
+        TargetKind::SwitchboardEcho,
+        server.http_addr(),
+        pid,
+        &options,
+    )
+    .await
+    .unwrap();
+    assert_eq!((echo.connections, echo.failed), (20, 0), "{echo:?}");
+
+    let mut report = Report {
+        machine: Machine::detect(),
+        switchboard_args: Vec::new(),
+        idle: vec![hub, echo],
+        fanout: Vec::new(),
+        ratios: Vec::new(),
+    };
+    report.compute_ratios();
+    assert_eq!(report.ratios.len(), 1);
+    assert_eq!(report.ratios[0].peer, "switchboard-echo");
+    let table = report.to_table();
+    assert!(table.contains("switchboard-echo"), "{table}");
+    let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["idle"][0]["connections"], 20);
+}
