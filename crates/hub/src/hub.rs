@@ -516,3 +516,6 @@ fn to_protocol(err: BrokerError) -> ProtocolError {
     };
     ProtocolError::new(code, err.to_string())
 }
+
+#[cfg(test)]
+mod tests;
