@@ -251,5 +251,43 @@ async fn ws_echo_returns_text_and_binary_unchanged() {
     }
     // No hub involved: nothing was counted as a hub connection.
     assert_eq!(server.hub().stats().connections_accepted.websocket, 0);
+    // Shutdown closes it with 1001 too.
+    let stopping = tokio::spawn(server.shutdown());
+    let close = loop {
+        match tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame.expect("a close code"),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.code), 1001);
+    assert!(stopping.await.unwrap().clean);
+}
+
+#[tokio::test]
+async fn a_client_close_is_echoed_and_the_connection_forgotten() {
+    let server = start_default().await;
+    let mut client = WsClient::connect_ready(&server, "?channels=room", 2).await;
+    assert_eq!(server.hub().stats().connections.websocket, 1);
+    client.socket.close(None).await.unwrap();
+    // The server answers the close handshake, then the stream ends.
+    let mut echoed = false;
+    while let Some(frame) = tokio::time::timeout(PATIENCE, client.socket.next())
+        .await
+        .unwrap()
+    {
+        if let Ok(Message::Close(_)) = frame {
+            echoed = true;
+        }
+    }
+    assert!(echoed, "the server answered the close frame");
+    eventually("the connection to be forgotten", || {
+        server.hub().connection_count() == 0
+    })
+    .await;
+    let stats = server.hub().stats();
+    assert_eq!(stats.connections.websocket, 0);
+    let room = stats.channels.iter().find(|c| c.name == "room").unwrap();
+    assert_eq!(room.subscribers, 0);
     server.shutdown().await;
 }

@@ -7,7 +7,11 @@ use axum::{
     response::Response,
 };
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
+use switchboard_protocol::CloseCode;
+use tokio_tungstenite::tungstenite::{
+    Message, Utf8Bytes,
+    protocol::{CloseFrame, frame::coding::CloseCode as WsCloseCode},
+};
 
 use super::{http_error::transport_disabled, upgrade::accept};
 use crate::{app::AppState, transports::ws::socket_config};
@@ -27,7 +31,7 @@ pub async fn handler(State(state): State<AppState>, request: Request) -> Respons
                 let message = tokio::select! {
                     message = socket.next() => message,
                     () = shutdown.cancelled() => {
-                        let _ = socket.close(None).await;
+                        let _ = socket.close(Some(going_away())).await;
                         break;
                     }
                 };
@@ -43,4 +47,12 @@ pub async fn handler(State(state): State<AppState>, request: Request) -> Respons
             }
         },
     )
+}
+
+/// The close frame for shutdown: 1001, as on `/ws`.
+fn going_away() -> CloseFrame {
+    CloseFrame {
+        code: WsCloseCode::from(CloseCode::GoingAway.code()),
+        reason: Utf8Bytes::from_static(CloseCode::GoingAway.reason()),
+    }
 }
