@@ -13,13 +13,18 @@ use serde_json::json;
 use switchboard_server::{Server, ServerConfig};
 
 /// Opens `/sse?channels=lobby` (with an optional resume header) and reads up to the
-/// `subscribed` events; returns the stream and the last id seen.
-async fn open(server: &Server, headers: &[(&str, &str)]) -> (SseStream, String) {
+/// `subscribed` events; returns the stream, the last id seen and the connection id.
+async fn open(server: &Server, headers: &[(&str, &str)]) -> (SseStream, String, String) {
     let mut stream = SseStream::open(server.http_addr(), "/sse?channels=lobby", headers).await;
-    stream.next_of("welcome").await;
+    let welcome = stream.next_of("welcome").await.json();
     stream.next_of("subscribed").await;
     let lobby = stream.next_of("subscribed").await;
-    (stream, lobby.id.expect("subscribed carries an id"))
+    let connection_id = welcome["connection_id"].as_str().unwrap().to_owned();
+    (
+        stream,
+        lobby.id.expect("subscribed carries an id"),
+        connection_id,
+    )
 }
 
 async fn chat(ws: &mut WsClient, text: &str) {
@@ -32,7 +37,7 @@ async fn chat(ws: &mut WsClient, text: &str) {
 async fn last_event_id_recovers_exactly_the_missed_messages() {
     let server = common::start(ServerConfig::ephemeral()).await;
     let mut ws = WsClient::connect_ready(&server, "?channels=lobby", 2).await;
-    let (mut stream, _) = open(&server, &[]).await;
+    let (mut stream, _, _) = open(&server, &[]).await;
     chat(&mut ws, "one").await;
     let one = stream.next_of("chat").await;
     assert_eq!(one.json()["seq"], 1);
@@ -77,7 +82,7 @@ async fn last_event_id_recovers_exactly_the_missed_messages() {
 async fn a_reconnect_before_any_message_still_loses_nothing() {
     let server = common::start(ServerConfig::ephemeral()).await;
     let mut ws = WsClient::connect_ready(&server, "?channels=lobby", 2).await;
-    let (stream, token) = open(&server, &[]).await;
+    let (stream, token, _) = open(&server, &[]).await;
     drop(stream);
     chat(&mut ws, "while away").await;
     // The query parameter works for clients that cannot set headers.
@@ -100,7 +105,7 @@ async fn history_exceeded_is_announced_with_a_gap_event() {
     config.hub.history_size = 2;
     let server = common::start(config).await;
     let mut ws = WsClient::connect_ready(&server, "?channels=lobby", 2).await;
-    let (stream, token) = open(&server, &[]).await;
+    let (stream, token, _) = open(&server, &[]).await;
     drop(stream);
     for n in 1..=5 {
         chat(&mut ws, &format!("m{n}")).await;
@@ -154,11 +159,43 @@ async fn a_foreign_token_starts_fresh_and_says_so() {
     // A well-formed token whose seq is ahead of the channel: the hub refuses that
     // position (112) and the stream joins the channel afresh.
     let token = format!("{};lobby=99", server.hub().epoch());
-    let (mut stream, _) = open(&server, &[("Last-Event-ID", &token)]).await;
+    let (mut stream, _, _) = open(&server, &[("Last-Event-ID", &token)]).await;
     let mut ws = WsClient::connect_ready(&server, "?channels=lobby", 2).await;
     chat(&mut ws, "live").await;
     let event = stream.next_of("chat").await;
     assert_eq!(event.json()["text"], "live");
     tokio::time::sleep(Duration::from_millis(10)).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn channels_joined_later_are_in_the_token_and_resumed_too() {
+    let server = common::start(ServerConfig::ephemeral()).await;
+    let (mut stream, _, welcome_id) = open(&server, &[]).await;
+    let subscribe =
+        json!({"connection_id": welcome_id, "message": {"type": "subscribe", "channel": "news"}});
+    let sent = http::post_json(server.http_addr(), "/sse/message", &subscribe).await;
+    assert_eq!(sent.status, 204);
+    let news = stream.next_of("subscribed").await;
+    let token = news.id.unwrap();
+    assert!(token.ends_with(";lobby=0;news=0"), "{token}");
+    drop(stream);
+
+    let mut ws = WsClient::connect_ready(&server, "?channels=news", 2).await;
+    ws.send(json!({"type": "chat", "channel": "news", "user": "ws", "text": "later"}))
+        .await;
+    ws.recv_type("chat").await;
+    // Reconnect to the same URL (which names only lobby): news comes back by the token.
+    let mut stream = SseStream::open(
+        server.http_addr(),
+        "/sse?channels=lobby",
+        &[("Last-Event-ID", &token)],
+    )
+    .await;
+    let chat = stream.next_of("chat").await.json();
+    assert_eq!(
+        (chat["channel"].clone(), chat["text"].clone()),
+        (json!("news"), json!("later"))
+    );
     server.shutdown().await;
 }

@@ -43,7 +43,7 @@ use super::{
     http_error::{error_response, transport_disabled},
     json_body::{parse_json, read_json_body},
 };
-use crate::{app::AppState, config::PollConfig};
+use crate::app::AppState;
 
 /// The reaper looks for expired sessions this often at most (a quarter of the grace
 /// period, so a session outlives its grace by at most a quarter of it).
@@ -176,7 +176,14 @@ async fn open(
     if let Some(message) = &request.message {
         hub.handle_text(session.connection(), message.get()).await;
     }
-    respond(hub, sessions, &session, &state.config.poll, false).await
+    respond(
+        hub,
+        sessions,
+        &session,
+        state.config.poll.max_batch.max(1),
+        false,
+    )
+    .await
 }
 
 /// Polls an existing session.
@@ -220,26 +227,25 @@ async fn poll(
         hub.handle_text(session.connection(), message.get()).await;
     }
     let config = &state.config.poll;
+    let max_batch = config.max_batch.max(1);
     let mut timed_out = false;
-    let mut closed = collect(&session, config.max_batch);
+    let mut closed = collect(&session, max_batch);
     if kind == Kind::Long && closed.is_none() && !session.has_pending() {
         let mut batch = Vec::new();
-        let room = session.room(config.max_batch);
+        let room = session.room(max_batch);
         tokio::select! {
             result = session.connection().outbox().next_batch(&mut batch, room) => closed = result,
             () = tokio::time::sleep(config.timeout) => timed_out = true,
             () = state.shutdown.cancelled() => closed = Some(CloseCode::GoingAway),
         }
         session.extend(batch);
-        if closed.is_none() {
-            // Whatever else arrived in the same instant goes in the same response.
-            closed = collect(&session, config.max_batch);
-        }
+        // Whatever else arrived in the same instant goes in the same response.
+        closed = closed.or_else(|| collect(&session, max_batch));
     }
     if let Some(reason) = closed {
-        return finish(hub, sessions, &session, reason, timed_out).await;
+        return finish(hub, sessions, &session, reason, timed_out, max_batch).await;
     }
-    respond(hub, sessions, &session, config, timed_out).await
+    respond(hub, sessions, &session, max_batch, timed_out).await
 }
 
 /// Moves what the outbox holds into the session's pending list (up to the batch limit);
@@ -260,11 +266,11 @@ async fn respond(
     hub: &Hub,
     sessions: &Sessions,
     session: &Arc<PollSession>,
-    config: &PollConfig,
+    max_batch: usize,
     timed_out: bool,
 ) -> Response {
-    if let Some(reason) = collect(session, config.max_batch) {
-        return finish(hub, sessions, session, reason, timed_out).await;
+    if let Some(reason) = collect(session, max_batch) {
+        return finish(hub, sessions, session, reason, timed_out, max_batch).await;
     }
     let (messages, cursor) = session.response();
     let timed_out = timed_out && messages.is_empty();
@@ -277,14 +283,17 @@ async fn respond(
     ))
 }
 
-/// The last response of a closed session: what was pending, and why it ended.
+/// The last response of a closed session: what was pending or still queued (a
+/// shutdown flushes queued messages), and why it ended.
 async fn finish(
     hub: &Hub,
     sessions: &Sessions,
     session: &Arc<PollSession>,
     reason: CloseCode,
     timed_out: bool,
+    max_batch: usize,
 ) -> Response {
+    let _ = collect(session, max_batch);
     let (messages, cursor) = session.response();
     sessions.remove(session.connection().id());
     hub.disconnect(session.connection()).await;

@@ -49,6 +49,8 @@ use super::{
 };
 use crate::app::AppState;
 
+/// The shortest heartbeat interval honoured, whatever the configuration says.
+pub const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
 /// Deliveries encoded into one chunk of the body before it is handed to hyper.
 pub const SSE_WRITE_BATCH: usize = 64;
 /// Encoded chunks buffered between the stream task and hyper: a little slack so the
@@ -231,8 +233,10 @@ impl EventStream {
     async fn pump(&mut self) -> Ended {
         let mut batch = Vec::new();
         let mut out = Vec::new();
-        let start = tokio::time::Instant::now() + self.heartbeat;
-        let mut heartbeat = tokio::time::interval_at(start, self.heartbeat);
+        // A zero interval (a misconfiguration) would make `interval_at` panic.
+        let period = self.heartbeat.max(MIN_HEARTBEAT);
+        let start = tokio::time::Instant::now() + period;
+        let mut heartbeat = tokio::time::interval_at(start, period);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
