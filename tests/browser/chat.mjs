@@ -24,6 +24,17 @@ await run(async (browser, errors) => {
   await ann.locator('#ws .log li', { hasText: 'bob: hi ann' }).waitFor({ timeout: 5000 });
   check(true, 'ann receives bob\'s reply');
 
+  // Resume: ann's socket drops; bob talks while she is away; she reconnects (after a
+  // 1.5 s backoff) and the missed line arrives through `subscribe` with `since`.
+  await ann.evaluate(() => { const c = window.switchboard.panels.websocket.client; c.backoff = 1500; c.ws.close(); });
+  await ann.locator('#ws .state-reconnecting').waitFor({ timeout: 2000 });
+  await bob.fill('#ws-text', 'said while ann was away');
+  await bob.click('#ws-form [data-action=send]');
+  await bob.locator('#ws .log li', { hasText: 'bob: said while ann was away' }).waitFor({ timeout: 5000 });
+  check(await ann.locator('#ws .log li', { hasText: 'said while ann was away' }).count() === 0, 'ann is away when bob speaks');
+  await ann.locator('#ws .log li', { hasText: 'bob: said while ann was away' }).waitFor({ timeout: 5000 });
+  check(await ann.locator('#ws .reconnects').textContent() === '1', 'ann reconnected once and resumed the missed line');
+
   await ann.click('#ws-broadcast');
   await bob.locator('#ws .log li', { hasText: 'broadcast: ann says hello to everyone' }).waitFor({ timeout: 5000 });
   check(true, 'a broadcast reaches the other page');

@@ -1,6 +1,6 @@
 // The SSE panel's charts receive metrics points; the long-polling panel renders weather
 // cards from the stand-in source, real and simulated labelled as such.
-import { run, openDashboard, check, screenshot } from './lib.mjs';
+import { run, openDashboard, check, screenshot, ARTIFACTS } from './lib.mjs';
 
 await run(async (browser, errors) => {
   const page = await openDashboard(browser, errors);
@@ -22,4 +22,14 @@ await run(async (browser, errors) => {
   const summary = await page.locator('#weather-summary').textContent();
   check(summary.includes('partial') && summary.includes('SIMULATED'), `the summary says partial + simulated: ${summary}`);
   await screenshot(page, '#long-poll', 'long-poll-weather-panel');
+  await page.screenshot({ path: `${ARTIFACTS}/dashboard-desktop.png`, fullPage: true });
+
+  // Responsive: on a phone-sized viewport nothing overflows sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(300);
+  const [overflow, culprits] = await page.evaluate(() => [document.documentElement.scrollWidth - window.innerWidth,
+    [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+      .slice(0, 5).map((e) => `${e.tagName}#${e.id}.${e.className}`)]);
+  check(overflow <= 0, `no horizontal scrolling at 390 px (overflow ${overflow} px ${culprits.join(', ')})`);
+  await page.screenshot({ path: `${ARTIFACTS}/dashboard-phone.png`, fullPage: true });
 });

@@ -172,7 +172,11 @@ async fn websocket(
     Ok(())
 }
 
+/// A client of its own per simulated connection (its own pool, so its own sockets).
 fn http_client() -> Result<reqwest::Client, String> {
+    // reqwest is built without a bundled crypto provider (see the weather feed); it
+    // panics without one even for plain http. The first install wins.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -185,6 +189,8 @@ async fn sse(
     mut pings: Pings,
     cancel: &CancellationToken,
 ) -> Result<(), String> {
+    // No overall timeout: the event stream lasts as long as the run.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .build()
         .map_err(|e| format!("http client: {e}"))?;
