@@ -223,3 +223,69 @@ impl Sessions {
         store.sessions.drain().map(|(_, s)| s).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use switchboard_hub::{Hub, HubConfig, Transport};
+    use switchboard_protocol::ServerMessage;
+
+    use super::*;
+
+    fn pong(ts: u64) -> Arc<Delivery> {
+        Delivery::reply(&ServerMessage::Pong { id: None, ts })
+    }
+
+    fn session() -> PollSession {
+        let hub = Hub::memory(HubConfig::default());
+        let connection = hub.connect(Transport::LongPoll, None);
+        PollSession::new(connection, IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    #[test]
+    fn pending_until_acknowledged_then_dropped() {
+        let session = session();
+        session.extend([pong(1), pong(2)]);
+        assert_eq!(session.response().1, 2);
+        // No ack, or an old one: everything is delivered again.
+        session.acknowledge(0).unwrap();
+        session.extend([pong(3)]);
+        let (messages, cursor) = session.response();
+        assert_eq!((messages.len(), cursor), (3, 3));
+        // A partial ack drops exactly what it covers.
+        session.acknowledge(2).unwrap();
+        assert_eq!(session.response().0.len(), 1);
+        assert_eq!(session.room(2), 1);
+        session.acknowledge(3).unwrap();
+        assert!(!session.has_pending());
+        assert_eq!(session.acknowledge(4), Err(3));
+    }
+
+    #[test]
+    fn one_poll_at_a_time_and_never_expired_while_polling() {
+        let session = session();
+        let guard = session.begin().unwrap();
+        assert!(session.begin().is_none());
+        assert!(!session.expired(Duration::ZERO));
+        drop(guard);
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(session.expired(Duration::from_millis(1)));
+        assert!(session.begin().is_some());
+    }
+
+    #[test]
+    fn address_slots_are_bounded_and_given_back() {
+        let sessions = Sessions::new(1);
+        let addr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        sessions.reserve(addr).unwrap();
+        assert_eq!(sessions.reserve(addr), Err(AddressFull(1)));
+        let session = Arc::new(session());
+        let id = session.connection().id().clone();
+        sessions.insert(session);
+        assert!(sessions.get(id.as_str()).is_some());
+        assert!(sessions.remove(&id).is_some());
+        assert!(sessions.remove(&id).is_none());
+        sessions.reserve(addr).unwrap();
+    }
+}
