@@ -199,3 +199,21 @@ async fn channels_joined_later_are_in_the_token_and_resumed_too() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_token_from_before_a_restart_gets_an_epoch_gap() {
+    let server = common::start(ServerConfig::ephemeral()).await;
+    let mut ws = WsClient::connect_ready(&server, "?channels=lobby", 2).await;
+    chat(&mut ws, "after the restart").await;
+    let (mut stream, _, _) = open(&server, &[("Last-Event-ID", "000000000000;lobby=7")]).await;
+    let gap = stream.next_of("gap").await.json();
+    assert_eq!(gap["reason"], "epoch_changed");
+    assert_eq!(gap["from"], 8);
+    // Everything the new epoch still holds follows.
+    let chat = stream.next_of("chat").await.json();
+    assert_eq!(
+        (chat["seq"].clone(), chat["text"].clone()),
+        (json!(1), json!("after the restart"))
+    );
+    server.shutdown().await;
+}
