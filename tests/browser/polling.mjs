@@ -22,6 +22,11 @@ await run(async (browser, errors) => {
   await talker.locator('#ws .log li', { hasText: 'poller: sent over short polling' }).waitFor({ timeout: 8000 });
   check(true, 'a chat sent over short polling reaches a WebSocket page');
 
+  await poller.fill('#sse-text', 'sent over SSE');
+  await poller.click('#sse-form [data-action=send]');
+  await talker.locator('#ws .log li', { hasText: 'poller: sent over SSE' }).waitFor({ timeout: 8000 });
+  check(true, 'a chat sent by POST /sse/message reaches a WebSocket page');
+
   await talker.fill('#ws-nick', 'talker');
   await talker.fill('#ws-text', 'to the pollers');
   await talker.click('#ws-form [data-action=send]');
@@ -29,6 +34,8 @@ await run(async (browser, errors) => {
   check(true, 'a WebSocket chat reaches the long-polling panel');
   await poller.locator('#short-poll .log li', { hasText: 'talker: to the pollers' }).waitFor({ timeout: 8000 });
   check(true, 'a WebSocket chat reaches the short-polling panel');
+  await poller.locator('#sse .log li', { hasText: 'talker: to the pollers' }).waitFor({ timeout: 8000 });
+  check(true, 'a WebSocket chat reaches the SSE panel');
 
   await poller.waitForFunction(() => Number(document.querySelector('#sp-empty').textContent) >= 1, null, { timeout: 8000 });
   check(true, `short polling shows empty responses (${await poller.locator('#sp-empty').textContent()} of ${await poller.locator('#sp-requests').textContent()})`);

@@ -69,8 +69,13 @@ async fn dashboard_server() -> Server {
     common::start(config).await
 }
 
+/// One spec at a time: several headless Chromiums at once on a small machine would make
+/// the specs' timeouts flaky.
+static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `tests/browser/<spec>.mjs` against a fresh server; panics with its output on failure.
 async fn run_spec(spec: &str) {
+    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
     let dir = browser_dir();
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),

@@ -121,7 +121,7 @@ export function webSocketPanel(section) {
 }
 
 export function ssePanel(section) {
-  const panel = new Panel(section, { transport: 'sse', channels: ['metrics'] });
+  const panel = new Panel(section, { transport: 'sse', channels: ['metrics', 'lobby'] });
   const rate = (v) => `${formatBytes(v)}/s`;
   const charts = {
     cpu: new LineChart(section.querySelector('#chart-cpu'), { series: [{ name: 'total', color: '#2f6fde' }], max: 100, unit: '%' }),
@@ -142,8 +142,9 @@ export function ssePanel(section) {
     section.querySelector('#sse-figures').textContent =
       `${m.cpu.per_core.length} cores · load ${m.load.one.toFixed(2)} · memory ${formatBytes(m.memory.used_bytes)} of ${formatBytes(m.memory.total_bytes)} · `
       + `switchboard: ${sb.connections_total} connections, ${sb.messages_in_per_s.toFixed(0)} msg/s in, ${sb.messages_out_per_s.toFixed(0)} msg/s out, RSS ${formatBytes(sb.rss_bytes)}`;
-    panel.log(`metrics seq ${msg.seq}: cpu ${m.cpu.total.toFixed(1)}%, memory ${m.memory.percent.toFixed(1)}%`, '', msg.ts);
+    // One line a second would bury the chat: the status line counts them instead.
   });
+  chatForm(section, panel, '#sse-form', '#sse-text');
   return panel;
 }
 
