@@ -6,7 +6,7 @@ await run(async (browser, errors) => {
   const page = await openDashboard(browser, errors);
   await page.locator('#sse .state-open').waitFor({ timeout: 5000 });
   check(true, 'the SSE stream opens');
-  await page.waitForFunction(() => window.switchboard.panels.sse.charts.cpu.points() >= 3, null, { timeout: 8000 });
+  await page.waitForFunction(() => window.switchboard.panels.sse.charts.cpu?.points() >= 3, null, { timeout: 8000 });
   const points = await page.evaluate(() => Object.fromEntries(Object.entries(window.switchboard.panels.sse.charts).map(([k, c]) => [k, c.points()])));
   check(Object.values(points).every((n) => n >= 3), `every metrics chart has points over SSE: ${JSON.stringify(points)}`);
   check((await page.locator('#sse-figures').textContent()).includes('cores'), 'metrics figures are shown');

@@ -120,11 +120,15 @@ export function webSocketPanel(section) {
   return panel;
 }
 
+/// Per-core lines drawn at most (the snapshot has them all).
+const CHART_MAX_CORES = 8;
+const CORE_COLORS = ['#9aa9c7', '#c7a39a', '#9ac7a6', '#c7c19a', '#b29ac7', '#9ac3c7', '#c79ab8', '#a8a8a8'];
+
 export function ssePanel(section) {
   const panel = new Panel(section, { transport: 'sse', channels: ['metrics', 'lobby'] });
   const rate = (v) => `${formatBytes(v)}/s`;
   const charts = {
-    cpu: new LineChart(section.querySelector('#chart-cpu'), { series: [{ name: 'total', color: '#2f6fde' }], max: 100, unit: '%' }),
+    cpu: null, // built on the first snapshot, with one line per core
     memory: new LineChart(section.querySelector('#chart-memory'), { series: [{ name: 'memory', color: '#1b8a4b' }, { name: 'swap', color: '#b7791f' }], max: 100, unit: '%' }),
     disk: new LineChart(section.querySelector('#chart-disk'), { series: [{ name: 'read', color: '#2f6fde' }, { name: 'write', color: '#c53030' }], format: rate }),
     network: new LineChart(section.querySelector('#chart-network'), { series: [{ name: 'rx', color: '#1b8a4b' }, { name: 'tx', color: '#8e44ad' }], format: rate }),
@@ -133,7 +137,11 @@ export function ssePanel(section) {
   panel.client.on('message', (msg) => {
     if (msg.type !== 'message' || msg.channel !== 'metrics') { panel.log(describe(msg)); return; }
     const m = msg.data;
-    charts.cpu.push(m.ts, [m.cpu.total]);
+    if (!charts.cpu) {
+      const cores = m.cpu.per_core.slice(0, CHART_MAX_CORES).map((_, i) => ({ name: `cpu${i}`, color: CORE_COLORS[i % CORE_COLORS.length] }));
+      charts.cpu = new LineChart(section.querySelector('#chart-cpu'), { series: [{ name: 'total', color: '#2f6fde' }, ...cores], max: 100, unit: '%' });
+    }
+    charts.cpu.push(m.ts, [m.cpu.total, ...m.cpu.per_core.slice(0, CHART_MAX_CORES)]);
     charts.memory.push(m.ts, [m.memory.percent, m.swap.percent]);
     charts.disk.push(m.ts, [m.disk.read_bytes_per_s, m.disk.write_bytes_per_s]);
     charts.network.push(m.ts, [m.network.rx_bytes_per_s, m.network.tx_bytes_per_s]);

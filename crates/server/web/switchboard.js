@@ -51,8 +51,9 @@ export function sseEventText(type, data, id) {
 }
 
 export class Switchboard {
-  constructor({ transport = 'websocket', channels = null, base = '', reconnect = true } = {}) {
+  constructor({ transport = 'websocket', channels = null, base = '', reconnect = true, interval = 1000 } = {}) {
     this.transport = transport;
+    this.interval = interval;
     this.channels = channels;
     this.base = base || location.origin;
     this.autoReconnect = reconnect;
@@ -242,7 +243,7 @@ export class Switchboard {
       // so the next poll is not refused as concurrent (409).
       if (reply.aborted) await sleep(ABORT_SETTLE_MS);
       if (this.transport === 'short-poll' && !this.outgoing.length && !reply.aborted) {
-        await this.waitOrWake(this.interval || 1000);
+        await this.waitOrWake(this.interval);
       }
     }
   }
