@@ -143,3 +143,33 @@ async fn refusals_never_look_like_a_stream() {
     off.assert_error(503, 204);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_with_bounded_memory() {
+    let mut config = config();
+    config.hub.queue_bytes = 256 * 1024;
+    let server = common::start(config).await;
+    // Open the stream and then never read from it again.
+    let mut stream = SseStream::open(server.http_addr(), "/sse?channels=firehose", &[]).await;
+    stream.next_of("welcome").await;
+    let channel = switchboard_protocol::ChannelName::new("firehose").unwrap();
+    let payload = format!(r#"{{"pad":"{}"}}"#, "x".repeat(8 * 1024));
+    let data = serde_json::value::RawValue::from_string(payload).unwrap();
+    let hub = server.hub().clone();
+    // Socket buffers on loopback hold a few MB; 64 MB is far past them and the queue.
+    for _ in 0..8 * 1024 {
+        hub.publish(&channel, &data).await.unwrap();
+        if hub.stats().connections.sse == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    eventually(
+        || hub.stats().connections.sse == 0,
+        "the stalled stream to be cut off",
+    )
+    .await;
+    assert!(hub.stats().slow_consumer_disconnects >= 1);
+    drop(stream);
+    server.shutdown().await;
+}

@@ -19,7 +19,8 @@
 //!   reconnects after `retry`.
 //! - A client that goes away is noticed when hyper drops the body (the read side sees
 //!   EOF or a write fails, at the latest on the next heartbeat) and is disconnected from
-//!   the hub at once. A client that stops reading is cut off after [`SSE_WRITE_TIMEOUT`].
+//!   the hub at once. A client that stops reading is cut off as soon as its outbox
+//!   overflows (4001), or after [`SSE_WRITE_TIMEOUT`] without progress.
 
 pub(crate) mod frame;
 mod message;
@@ -265,13 +266,24 @@ impl EventStream {
         }
     }
 
-    /// Hands the encoded bytes to hyper, waiting at most [`SSE_WRITE_TIMEOUT`].
+    /// Hands the encoded bytes to hyper, waiting at most [`SSE_WRITE_TIMEOUT`], and less
+    /// when the outbox overflows meanwhile (the client stopped reading while messages kept
+    /// coming): then the connection ends at once instead of lingering until the timeout.
     async fn send(&self, out: &mut Vec<u8>) -> Result<(), Ended> {
         if out.is_empty() {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::take(out));
-        match timeout(SSE_WRITE_TIMEOUT, self.tx.send(chunk)).await {
+        // `next_batch` with room for nothing returns only once the outbox is closed and
+        // empty, which an overflow makes it at once.
+        let mut nothing = Vec::new();
+        let sent = tokio::select! {
+            sent = timeout(SSE_WRITE_TIMEOUT, self.tx.send(chunk)) => sent,
+            Some(reason) = self.connection.outbox().next_batch(&mut nothing, 0) => {
+                return Err(Ended::Closed(reason));
+            }
+        };
+        match sent {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Ended::ClientGone),
             Err(_) => {
