@@ -48,7 +48,7 @@ async fn a_client_that_never_answers_pings_is_culled_with_4000() {
     assert!(pings >= 2, "heartbeats were sent first ({pings})");
     let elapsed = started.elapsed();
     assert!(
-        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(2),
+        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(4),
         "{elapsed:?}"
     );
     eventually("the culled connection to be forgotten", || {
