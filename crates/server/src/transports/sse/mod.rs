@@ -275,12 +275,14 @@ impl EventStream {
         }
         let chunk = Bytes::from(std::mem::take(out));
         // `next_batch` with room for nothing returns only once the outbox is closed and
-        // empty, which an overflow makes it at once.
+        // empty, which an overflow makes it at once. Any other close (shutdown) still
+        // lets this chunk, and the close comment after it, go out: the send comes first.
         let mut nothing = Vec::new();
         let sent = tokio::select! {
+            biased;
             sent = timeout(SSE_WRITE_TIMEOUT, self.tx.send(chunk)) => sent,
-            Some(reason) = self.connection.outbox().next_batch(&mut nothing, 0) => {
-                return Err(Ended::Closed(reason));
+            Some(CloseCode::SlowConsumer) = self.connection.outbox().next_batch(&mut nothing, 0) => {
+                return Err(Ended::Closed(CloseCode::SlowConsumer));
             }
         };
         match sent {
