@@ -30,8 +30,18 @@ await run(async (browser, errors) => {
   check(after === before, `the server is back to ${before} WebSocket connection(s)`);
 
   await page.click('#compare-run');
+  await page.waitForFunction(() => document.querySelectorAll('#compare-table tbody tr').length === 5 && !document.querySelector('#compare-run').disabled, null, { timeout: 20000 });
+  let rows = await page.locator('#compare-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent));
+  check(rows.every((r) => !r.includes('no ') && !r.includes('error')), `the server measured every transport at the socket: ${rows.join(' | ')}`);
+  await page.selectOption('#wire-source', 'measured');
+  await page.locator('#wire-view', { hasText: '>> POST /poll HTTP/1.1' }).waitFor({ timeout: 5000 });
+  check(true, 'the wire view shows the exact bytes captured at the socket');
+  await screenshot(page, '#wire', 'wire-view-measured');
+  await screenshot(page, '#compare', 'comparison-panel-server');
+
+  await page.click('#compare-run-browser');
   await page.waitForFunction(() => document.querySelectorAll('#compare-table tbody tr').length === 4 && !document.querySelector('#compare-run').disabled, null, { timeout: 20000 });
-  const rows = await page.locator('#compare-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent));
-  check(rows.every((r) => !r.includes('no ')), `the comparison measured every transport: ${rows.join(' | ')}`);
+  rows = await page.locator('#compare-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent));
+  check(rows.every((r) => !r.includes('no ')), `the browser measured every transport: ${rows.join(' | ')}`);
   await screenshot(page, '#compare', 'comparison-panel');
 });

@@ -110,26 +110,64 @@ async function measure(transport, pings = 10) {
   return { transport, connectMs, p50: rtts[Math.floor(rtts.length / 2)], max: rtts.at(-1), bytesPerMessage: bytes / pings, requestsPerMessage: requests / pings };
 }
 
+function addRow(body, r, by) {
+  body.insertAdjacentHTML('beforeend', `<tr data-transport="${r.transport}"><td>${r.transport}</td><td>${by}</td><td>${r.connectMs.toFixed(1)}</td><td>${r.p50.toFixed(2)}</td><td>${r.max.toFixed(2)}</td><td>${r.bytesPerMessage.toFixed(0)}</td><td>${r.requestsPerMessage.toFixed(2)}</td></tr>`);
+}
+
+function chart(section, results) {
+  drawBars(section.querySelector('#compare-chart'), {
+    series: [{ name: 'RTT p50', color: '#2f6fde' }, { name: 'bytes/msg', color: '#b7791f' }, { name: 'requests/msg', color: '#1b8a4b' }],
+    data: results.map((r) => ({ label: r.transport, values: [r.p50, r.bytesPerMessage, r.requestsPerMessage] })),
+  });
+}
+
+/// The server's measured comparison: Rust clients on loopback, bytes counted at the socket.
+async function measuredOnServer(section, body) {
+  const response = await fetch('/api/academy/compare', { method: 'POST' });
+  if (!response.ok) throw new Error((await response.json()).message);
+  const answer = await response.json();
+  const results = [];
+  window.switchboard.transcripts = answer.transports;
+  for (const f of answer.transports) {
+    if (!f.ok) {
+      body.insertAdjacentHTML('beforeend', `<tr data-transport="${f.transport}"><td>${f.transport}</td><td>server</td><td colspan="5" class="error">${f.error}</td></tr>`);
+      continue;
+    }
+    const r = { transport: f.transport, connectMs: f.connect_ms, p50: f.rtt_p50_ms, max: f.rtt_max_ms, bytesPerMessage: f.bytes_per_message, requestsPerMessage: f.requests_per_message };
+    results.push(r);
+    addRow(body, r, 'server');
+  }
+  document.dispatchEvent(new CustomEvent('wire', { detail: { transport: 'measured' } }));
+  return results;
+}
+
 export function comparisonPanel(section) {
-  const button = section.querySelector('#compare-run');
-  button.addEventListener('click', async () => {
-    button.disabled = true;
+  const buttons = section.querySelectorAll('button');
+  const run = async (how) => {
+    buttons.forEach((b) => { b.disabled = true; });
     const body = section.querySelector('tbody');
     body.innerHTML = '';
-    const results = [];
-    for (const transport of ['websocket', 'sse', 'long-poll', 'short-poll']) {
-      try {
-        const r = await measure(transport);
-        results.push(r);
-        body.insertAdjacentHTML('beforeend', `<tr data-transport="${transport}"><td>${transport}</td><td>${r.connectMs.toFixed(1)}</td><td>${r.p50.toFixed(2)}</td><td>${r.max.toFixed(2)}</td><td>${r.bytesPerMessage.toFixed(0)}</td><td>${r.requestsPerMessage.toFixed(2)}</td></tr>`);
-      } catch (err) {
-        body.insertAdjacentHTML('beforeend', `<tr data-transport="${transport}"><td>${transport}</td><td colspan="5" class="error">${err.message}</td></tr>`);
+    let results = [];
+    try {
+      if (how === 'server') {
+        results = await measuredOnServer(section, body);
+      } else {
+        for (const transport of ['websocket', 'sse', 'long-poll', 'short-poll']) {
+          try {
+            const r = await measure(transport);
+            results.push(r);
+            addRow(body, r, 'browser');
+          } catch (err) {
+            body.insertAdjacentHTML('beforeend', `<tr data-transport="${transport}"><td>${transport}</td><td>browser</td><td colspan="5" class="error">${err.message}</td></tr>`);
+          }
+        }
       }
+    } catch (err) {
+      body.insertAdjacentHTML('beforeend', `<tr><td colspan="7" class="error">${err.message}</td></tr>`);
     }
-    drawBars(section.querySelector('#compare-chart'), {
-      series: [{ name: 'RTT p50', color: '#2f6fde' }, { name: 'bytes/msg', color: '#b7791f' }, { name: 'requests/msg', color: '#1b8a4b' }],
-      data: results.map((r) => ({ label: r.transport, values: [r.p50, r.bytesPerMessage, r.requestsPerMessage] })),
-    });
-    button.disabled = false;
-  });
+    chart(section, results);
+    buttons.forEach((b) => { b.disabled = false; });
+  };
+  section.querySelector('#compare-run').addEventListener('click', () => run('server'));
+  section.querySelector('#compare-run-browser').addEventListener('click', () => run('browser'));
 }

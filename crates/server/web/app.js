@@ -71,7 +71,17 @@ function wireText(record) {
     + `${request.replaceAll('\r\n', '\n')}\n---\n${response.replaceAll('\r\n', '\n')}\n`;
 }
 
+/// The last exchange of each transport in the server's measured comparison, as captured
+/// at the socket (`>>` sent by the client, `<<` received; binary bytes in [hex]).
+function measuredText() {
+  const figures = window.switchboard.transcripts;
+  if (!figures) return 'Run "Measure at the socket" in the comparison panel to capture exact bytes.';
+  return figures.map((f) => `=== ${f.transport}: ${f.bytes_per_message} bytes per ping round trip, measured at the socket\n`
+    + f.transcript.map(([direction, text]) => `${direction} ${text}`).join('\n')).join('\n\n');
+}
+
 function renderWire() {
+  if ($('#wire-source').value === 'measured') { $('#wire-view').textContent = measuredText(); return; }
   const panel = panels[$('#wire-source').value];
   const records = panel.wire.slice(-8).reverse();
   $('#wire-view').textContent = records.length ? records.map(wireText).join('\n') : 'Start this panel to see its traffic.';

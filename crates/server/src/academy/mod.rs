@@ -10,9 +10,13 @@
 //!   "ramp_per_s":100,"pings_per_s":1}`: starts a run (409 while one runs; 400 past the
 //!   configured limits).
 //! - `POST /api/simulator/stop`: stops the run; every simulated connection is closed.
+//! - `POST /api/academy/compare`: the same ping workload over every transport, measured
+//!   at the socket ([`compare`]); 409 while another comparison runs.
 
+pub mod compare;
 mod sim_clients;
 pub mod simulator;
+mod wire;
 
 use std::sync::Arc;
 
@@ -29,18 +33,42 @@ use switchboard_protocol::ErrorCode;
 use self::simulator::{SimulationRequest, Simulator, StartError};
 use crate::{app::AppState, transports::http_error::error_response};
 
-/// The academy's routes, with the simulator's state (one per server).
+/// The academy's state: one simulator and one comparison at a time per server.
+struct Academy {
+    simulator: Simulator,
+    /// Held while a comparison runs, so two never skew each other's figures.
+    comparing: tokio::sync::Mutex<()>,
+}
+
+/// The academy's routes, with their state.
 pub(crate) fn routes(state: &AppState) -> Router<AppState> {
-    let simulator = Arc::new(Simulator::new(state));
+    let academy = Arc::new(Academy {
+        simulator: Simulator::new(state),
+        comparing: tokio::sync::Mutex::new(()),
+    });
     Router::new()
         .route("/api/academy", get(info))
+        .route("/api/academy/compare", post(run_comparison))
         .route("/api/simulator", get(status))
         .route("/api/simulator/start", post(start))
         .route("/api/simulator/stop", post(stop))
-        .with_state(simulator)
+        .with_state(academy)
 }
 
-async fn info(State(simulator): State<Arc<Simulator>>) -> Response {
+async fn run_comparison(State(academy): State<Arc<Academy>>) -> Response {
+    let Ok(_running) = academy.comparing.try_lock() else {
+        return error_response(
+            StatusCode::CONFLICT,
+            ErrorCode::InvalidField,
+            "a comparison is already running",
+        );
+    };
+    let figures = compare::compare(academy.simulator.target()).await;
+    Json(json!({"pings": compare::COMPARE_PINGS, "transports": figures})).into_response()
+}
+
+async fn info(State(academy): State<Arc<Academy>>) -> Response {
+    let simulator = &academy.simulator;
     let config = simulator.config();
     Json(json!({
         "http_addr": simulator.http_addr().to_string(),
@@ -56,15 +84,15 @@ async fn info(State(simulator): State<Arc<Simulator>>) -> Response {
     .into_response()
 }
 
-async fn status(State(simulator): State<Arc<Simulator>>) -> Response {
-    Json(simulator.status()).into_response()
+async fn status(State(academy): State<Arc<Academy>>) -> Response {
+    Json(academy.simulator.status()).into_response()
 }
 
 async fn start(
-    State(simulator): State<Arc<Simulator>>,
+    State(academy): State<Arc<Academy>>,
     Json(request): Json<SimulationRequest>,
 ) -> Response {
-    match simulator.start(request) {
+    match academy.simulator.start(request) {
         Ok(status) => (StatusCode::ACCEPTED, Json(status)).into_response(),
         Err(StartError::Running) => error_response(
             StatusCode::CONFLICT,
@@ -77,7 +105,7 @@ async fn start(
     }
 }
 
-async fn stop(State(simulator): State<Arc<Simulator>>) -> Response {
-    simulator.stop().await;
-    Json(simulator.status()).into_response()
+async fn stop(State(academy): State<Arc<Academy>>) -> Response {
+    academy.simulator.stop().await;
+    Json(academy.simulator.status()).into_response()
 }

@@ -180,6 +180,10 @@ impl Simulator {
         &self.config
     }
 
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
+    }
+
     pub fn http_addr(&self) -> SocketAddr {
         self.target.http
     }
