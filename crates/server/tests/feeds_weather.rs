@@ -227,3 +227,42 @@ async fn source_that_times_out_is_unreachable_and_without_simulation_has_no_read
     assert!(quiet.is_err());
     server.shutdown().await;
 }
+
+/// The real source over HTTPS: wherever the test runs, with or without internet, the feed
+/// publishes and labels its readings consistently (real ones unsimulated, unreachable ones
+/// simulated), so the TLS client works and nothing is passed off as real.
+#[tokio::test]
+async fn the_real_https_source_is_labelled_honestly_whether_or_not_it_is_reachable() {
+    let mut config = ServerConfig::ephemeral();
+    config.weather = WeatherFeedConfig {
+        enabled: true,
+        cities: parse_cities("Oslo:59.91:10.75").unwrap(),
+        request_timeout: Duration::from_secs(3),
+        retries: 0,
+        ..WeatherFeedConfig::default()
+    };
+    let server = start(config).await;
+    let mut client = weather_subscriber(&server).await;
+    let data = tokio::time::timeout(Duration::from_secs(8), next_weather(&mut client))
+        .await
+        .expect("a weather message within 8 s");
+    let city = &data["cities"][0];
+    match data["source"].as_str().unwrap() {
+        "open-meteo" => {
+            assert_eq!(city["simulated"], false);
+            assert!(city["reading"]["temperature_c"].is_f64());
+        }
+        "unreachable" => {
+            assert_eq!(city["simulated"], true);
+            assert!(
+                city["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("api.open-meteo.com"),
+                "{data}"
+            );
+        }
+        other => panic!("unexpected source {other}: {data}"),
+    }
+    server.shutdown().await;
+}
