@@ -129,7 +129,8 @@ export class Switchboard {
 
   /// The channels to resume, with the last seq seen on each.
   resumeList() {
-    const names = this.channels || Object.keys(this.positions).filter((c) => c !== 'broadcast');
+    // `broadcast` is joined on every connection anyway; naming it here resumes it too.
+    const names = [...new Set([...(this.channels || Object.keys(this.positions)), 'broadcast'])];
     return names.map((channel) => channel in this.positions
       ? { channel, since: this.positions[channel], epoch: this.epoch } : channel);
   }
