@@ -72,8 +72,12 @@ async fn attempt(
     settings: &LinkSettings,
     welcome_timeout: Duration,
 ) -> Result<(Link, Welcome), String> {
-    let mut link = link::connect(transport, settings)
+    // A proxy may accept the request and never answer it (a held-back stream): the
+    // whole attempt is bounded, not only the TCP connect.
+    let bound = settings.connect_timeout + welcome_timeout;
+    let mut link = tokio::time::timeout(bound, link::connect(transport, settings))
         .await
+        .map_err(|_| format!("no welcome within {bound:?} (no response to the request)"))?
         .map_err(|e| e.to_string())?;
     let first = tokio::time::timeout(welcome_timeout, async {
         loop {
