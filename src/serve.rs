@@ -51,6 +51,9 @@ pub(crate) struct ServeArgs {
     /// Queued bytes per connection before it is closed as a slow consumer.
     #[arg(long, env = "SWITCHBOARD_QUEUE_BYTES", default_value_t = switchboard_hub::config::DEFAULT_QUEUE_BYTES)]
     queue_bytes: usize,
+    /// Messages recovered from history that one connection may have queued at once (resume).
+    #[arg(long, env = "SWITCHBOARD_REPLAY_MESSAGES", default_value_t = switchboard_hub::config::DEFAULT_REPLAY_MESSAGES)]
+    replay_messages: usize,
     /// Largest client message accepted, in bytes (all transports).
     #[arg(long, env = "SWITCHBOARD_MAX_MESSAGE_BYTES", default_value_t = switchboard_hub::config::DEFAULT_MAX_MESSAGE_BYTES)]
     max_message_bytes: usize,
@@ -195,6 +198,7 @@ impl ServeArgs {
             history_ttl: self.history_ttl,
             queue_messages: self.queue_messages,
             queue_bytes: self.queue_bytes,
+            replay_messages: self.replay_messages,
             max_message_bytes: self.max_message_bytes,
             max_subscriptions: self.max_subscriptions,
             max_channels: self.max_channels,

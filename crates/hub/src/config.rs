@@ -15,6 +15,10 @@ pub const DEFAULT_QUEUE_MESSAGES: usize = 1_024;
 /// Queued bytes per connection before it counts as a slow consumer (bounds memory when
 /// messages are large: 1,024 × 64 KiB would otherwise be 64 MiB for one reader).
 pub const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
+/// Messages recovered from history that one connection may have queued at once: enough
+/// to resume sixteen channels with a full default history each. They are shared with
+/// history (a pointer each), so the bound is about repeated resumes, not message size.
+pub const DEFAULT_REPLAY_MESSAGES: usize = 16 * DEFAULT_HISTORY_SIZE;
 /// The largest client message accepted, in bytes, on every transport.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Subscriptions one connection may hold (including `broadcast`).
@@ -30,6 +34,8 @@ pub struct HubConfig {
     pub history_ttl: Duration,
     pub queue_messages: usize,
     pub queue_bytes: usize,
+    /// Recovered (history) messages queued per connection at once; see [`DEFAULT_REPLAY_MESSAGES`].
+    pub replay_messages: usize,
     pub max_message_bytes: usize,
     pub max_subscriptions: usize,
     pub max_channels: usize,
@@ -51,6 +57,7 @@ impl Default for HubConfig {
             history_ttl: DEFAULT_HISTORY_TTL,
             queue_messages: DEFAULT_QUEUE_MESSAGES,
             queue_bytes: DEFAULT_QUEUE_BYTES,
+            replay_messages: DEFAULT_REPLAY_MESSAGES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             max_channels: DEFAULT_MAX_CHANNELS,

@@ -107,7 +107,15 @@ impl Connection {
     /// Queues a delivery for this connection (never waits). Counts it, and applies the
     /// slow-consumer policy: an overflow closes the connection.
     pub fn send(&self, delivery: Arc<Delivery>) -> Push {
-        let result = self.outbox.push(delivery);
+        self.count_push(self.outbox.push(delivery))
+    }
+
+    /// Queues a delivery recovered from history (see [`Outbox::push_replay`]).
+    pub fn send_replay(&self, delivery: Arc<Delivery>) -> Push {
+        self.count_push(self.outbox.push_replay(delivery))
+    }
+
+    fn count_push(&self, result: Push) -> Push {
         match result {
             Push::Queued => {
                 self.messages_out.fetch_add(1, Relaxed);

@@ -123,7 +123,8 @@ impl Hub {
     /// Registers a new connection. Call [`Hub::open`] next, and [`Hub::disconnect`] when
     /// the transport is done with it.
     pub fn connect(&self, transport: Transport, remote: Option<SocketAddr>) -> Arc<Connection> {
-        let outbox = Outbox::new(self.config.queue_messages, self.config.queue_bytes);
+        let outbox = Outbox::new(self.config.queue_messages, self.config.queue_bytes)
+            .with_replay_limit(self.config.replay_messages);
         let connection = Arc::new(Connection::new(
             transport,
             remote,

@@ -8,6 +8,11 @@
 //! reconnects and resumes with `since`, recovering from history what it missed, so a slow
 //! reader costs itself a reconnect and costs nobody else anything.
 //!
+//! Messages recovered from history on resume (`push_replay`) are bounded separately, by
+//! the replay limit: they are the same allocations history already holds (a pointer each),
+//! so a client coming back from a long absence can recover a full history without being
+//! taken for a slow consumer, while the live queue keeps its tight bound.
+//!
 //! An empty outbox holds no heap memory beyond its own struct: the queue allocates on
 //! first use, which keeps idle connections cheap.
 
@@ -36,42 +41,78 @@ pub struct Outbox {
     ready: Notify,
     max_messages: u32,
     max_bytes: u32,
+    max_replay: u32,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    queue: VecDeque<Arc<Delivery>>,
+    /// Deliveries in order; the flag marks those recovered from history.
+    queue: VecDeque<(Arc<Delivery>, bool)>,
+    /// Bytes and count of the live (not replayed) deliveries queued.
     bytes: usize,
+    live: usize,
+    replayed: usize,
     closed: Option<CloseCode>,
 }
 
 impl Outbox {
+    /// An outbox whose live queue holds at most `max_messages` deliveries and `max_bytes`
+    /// bytes; replayed deliveries are bounded by `max_messages` too (see [`Outbox::with_replay_limit`]).
     pub fn new(max_messages: usize, max_bytes: usize) -> Self {
+        let max_messages = max_messages.min(u32::MAX as usize) as u32;
         Self {
             state: Mutex::new(State::default()),
             ready: Notify::new(),
-            max_messages: max_messages.min(u32::MAX as usize) as u32,
+            max_messages,
             max_bytes: max_bytes.min(u32::MAX as usize) as u32,
+            max_replay: max_messages,
         }
     }
 
-    /// Queues `delivery` without waiting, applying the slow-consumer policy.
+    /// Sets how many replayed (history) deliveries may be queued at once.
+    pub fn with_replay_limit(mut self, max_replay: usize) -> Self {
+        self.max_replay = max_replay.min(u32::MAX as usize) as u32;
+        self
+    }
+
+    /// Queues a live `delivery` without waiting, applying the slow-consumer policy.
     pub fn push(&self, delivery: Arc<Delivery>) -> Push {
+        self.push_entry(delivery, false)
+    }
+
+    /// Queues a delivery recovered from history (counted against the replay limit).
+    pub fn push_replay(&self, delivery: Arc<Delivery>) -> Push {
+        self.push_entry(delivery, true)
+    }
+
+    fn push_entry(&self, delivery: Arc<Delivery>, replay: bool) -> Push {
         let mut state = self.state.lock();
         if state.closed.is_some() {
             return Push::Closed;
         }
-        let bytes = state.bytes + delivery.cost();
-        if state.queue.len() >= self.max_messages as usize || bytes > self.max_bytes as usize {
+        let overflow = if replay {
+            state.replayed >= self.max_replay as usize
+        } else {
+            state.live >= self.max_messages as usize
+                || state.bytes + delivery.cost() > self.max_bytes as usize
+        };
+        if overflow {
             state.queue = VecDeque::new();
             state.bytes = 0;
+            state.live = 0;
+            state.replayed = 0;
             state.closed = Some(CloseCode::SlowConsumer);
             drop(state);
             self.ready.notify_one();
             return Push::Overflowed;
         }
-        state.bytes = bytes;
-        state.queue.push_back(delivery);
+        if replay {
+            state.replayed += 1;
+        } else {
+            state.live += 1;
+            state.bytes += delivery.cost();
+        }
+        state.queue.push_back((delivery, replay));
         let was_empty = state.queue.len() == 1;
         drop(state);
         if was_empty {
@@ -97,8 +138,13 @@ impl Outbox {
         let mut guard = self.state.lock();
         let state = &mut *guard;
         let take = state.queue.len().min(max);
-        for delivery in state.queue.drain(..take) {
-            state.bytes -= delivery.cost();
+        for (delivery, replay) in state.queue.drain(..take) {
+            if replay {
+                state.replayed -= 1;
+            } else {
+                state.live -= 1;
+                state.bytes -= delivery.cost();
+            }
             batch.push(delivery);
         }
         if state.queue.is_empty() {
@@ -191,6 +237,31 @@ mod tests {
             outbox.next_batch(&mut batch, 10).await,
             Some(CloseCode::SlowConsumer)
         );
+    }
+
+    #[test]
+    fn replayed_deliveries_have_their_own_bound() {
+        let outbox = Outbox::new(2, 1000).with_replay_limit(3);
+        for _ in 0..3 {
+            assert_eq!(outbox.push_replay(delivery("old")), Push::Queued);
+        }
+        // The live queue is still empty, so live messages are accepted...
+        assert_eq!(outbox.push(delivery("new")), Push::Queued);
+        assert_eq!(outbox.push(delivery("new")), Push::Queued);
+        assert_eq!(outbox.len(), 5);
+        // ...and each bound still holds on its own.
+        assert_eq!(outbox.push_replay(delivery("old")), Push::Overflowed);
+    }
+
+    #[test]
+    fn draining_frees_the_right_bound() {
+        let outbox = Outbox::new(1, 1000).with_replay_limit(1);
+        assert_eq!(outbox.push_replay(delivery("old")), Push::Queued);
+        assert_eq!(outbox.push(delivery("new")), Push::Queued);
+        let mut batch = Vec::new();
+        outbox.drain_into(&mut batch, 10);
+        assert_eq!(outbox.push_replay(delivery("old")), Push::Queued);
+        assert_eq!(outbox.push(delivery("new")), Push::Queued);
     }
 
     #[test]

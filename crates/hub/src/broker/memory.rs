@@ -268,7 +268,7 @@ impl Broker for MemoryBroker {
             sent += u64::from(connection.send(Delivery::reply(&gap)) == crate::Push::Queued);
         }
         for delivery in &missed {
-            sent += u64::from(connection.send(delivery.clone()) == crate::Push::Queued);
+            sent += u64::from(connection.send_replay(delivery.clone()) == crate::Push::Queued);
         }
         self.counters.messages_out.fetch_add(sent, Relaxed);
 
