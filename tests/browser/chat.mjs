@@ -53,5 +53,6 @@ await run(async (browser, errors) => {
   check(true, 'the wire view shows computed WebSocket frame headers');
   await screenshot(ann, '#wire', 'wire-view');
   await screenshot(ann, '#tcp', 'tcp-panel');
-  check((await ann.locator('#tcp-bytes').textContent()).includes('header  00 00 00'), 'the TCP panel shows the length prefix bytes');
+  const tcpBytes = await ann.locator('#tcp-bytes').textContent();
+  check(tcpBytes.includes('header  00 00 00') && tcpBytes.includes('said while ann was away'), 'the TCP panel frames the last chat line live, length prefix first');
 });

@@ -47,6 +47,13 @@ function renderTcpBytes() {
     + `total   ${header.length + payload.length} bytes on the wire for a ${payload.length}-byte message`;
 }
 $('#tcp-sample').addEventListener('input', renderTcpBytes);
+// Live: the last chat line this page received is shown as a TCP client got it (the hub
+// renders each message once, so the JSON bytes are the same on every transport).
+panels.websocket.client.on('message', (msg, meta) => {
+  if (msg.type !== 'chat' || !meta.wire) return;
+  $('#tcp-sample').value = meta.wire.payload;
+  renderTcpBytes();
+});
 
 // --- Wire view ---------------------------------------------------------------------------
 function wireText(record) {
