@@ -1,6 +1,7 @@
 //! The `switchboard` binary: parses the command line (flags, `SWITCHBOARD_*` variables and
 //! `.env`), sets up logging, runs the chosen command and maps errors to an exit code.
 
+mod client;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the server (dashboard and every transport).
     Serve(serve::ServeArgs),
+    /// Connect to a server over any transport: demo, chat, listen, stress.
+    Client(client::ClientArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,13 +54,14 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Client(args) => client::run(args).await,
         }
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("switchboard: {err:#}");
-            std::process::ExitCode::from(1)
+            std::process::ExitCode::from(client::exit_code(&err))
         }
     }
 }

@@ -99,6 +99,9 @@ pub struct Tap<S> {
     inner: S,
     log: Option<Arc<dyn WireLog>>,
     on: Arc<AtomicBool>,
+    /// Stop reporting after the first response head (a WebSocket upgrade: what follows
+    /// is binary frames, reported one by one by the link instead).
+    head_only: bool,
 }
 
 impl<S> Tap<S> {
@@ -108,6 +111,15 @@ impl<S> Tap<S> {
             inner,
             on: Arc::new(AtomicBool::new(log.is_some())),
             log,
+            head_only: false,
+        }
+    }
+
+    /// Like [`Tap::new`], reporting only up to the end of the first response head.
+    pub fn head_only(inner: S, log: Option<Arc<dyn WireLog>>) -> Self {
+        Self {
+            head_only: true,
+            ..Self::new(inner, log)
         }
     }
 
@@ -120,8 +132,15 @@ impl<S> Tap<S> {
         if bytes.is_empty() || !self.on.load(Ordering::Relaxed) {
             return;
         }
+        let mut shown = bytes;
+        if self.head_only && direction == Direction::Received {
+            if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+                shown = &bytes[..end + 4];
+                self.on.store(false, Ordering::Relaxed);
+            }
+        }
         if let Some(log) = &self.log {
-            log.log(direction, &escape(bytes));
+            log.log(direction, &escape(shown));
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::{
 
 pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> {
     let stream = tcp_connect(settings).await?;
-    let tap = Tap::new(stream, settings.wire.clone());
+    let tap = Tap::head_only(stream, settings.wire.clone());
     let switch = tap.switch();
     let url = format!(
         "ws://{}{}{}",

@@ -88,20 +88,18 @@ impl Session {
     pub(crate) async fn run(mut self, ready: oneshot::Sender<Result<(), ClientError>>) {
         let candidates = self.choice.candidates();
         let first = negotiate(&candidates, &self.settings, self.options.welcome_timeout).await;
-        let mut established = match first {
+        let established = match first {
             Ok(established) => established,
             Err(failures) => {
                 let _ = ready.send(Err(ClientError::Connect(failures)));
                 return;
             }
         };
+        let mut link = self.start(established, false).await;
         let _ = ready.send(Ok(()));
         // Reconnects join only `broadcast` up front and re-subscribe the rest with `since`.
         self.settings.channels = Some(Vec::new());
-        let mut resume = false;
         loop {
-            let mut link = self.start(established, resume).await;
-            resume = true;
             let stop = self.drive(&mut link).await;
             match stop {
                 Stop::UserClosed(done) => {
@@ -115,7 +113,7 @@ impl Session {
                 Stop::Upgrade(better) => {
                     link.shutdown(CLOSE_GRACE).await;
                     self.fail_pending();
-                    established = *better;
+                    link = self.start(*better, true).await;
                 }
                 Stop::Lost(reason) => {
                     drop(link);
@@ -130,7 +128,7 @@ impl Session {
                         return;
                     }
                     match self.reconnect(&candidates).await {
-                        Ok(better) => established = better,
+                        Ok(established) => link = self.start(established, true).await,
                         Err(reason) => {
                             self.finish(&reason).await;
                             return;
