@@ -9,6 +9,9 @@ use switchboard_protocol::{
 };
 
 /// One thing that happened, in the order it happened.
+// Messages are nearly every event: boxing them to shrink the rare lifecycle variants
+// would add an allocation per message and stop callers matching on them directly.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
     /// A message from the server (channel messages exactly once, in `seq` order).
