@@ -13,6 +13,7 @@
 
 pub(crate) mod cursor;
 pub(crate) mod negotiate;
+mod route;
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -24,7 +25,7 @@ use std::{
 };
 
 use serde_json::json;
-use switchboard_protocol::{RequestId, ServerMessage, server::Transport};
+use switchboard_protocol::{ServerMessage, server::Transport};
 use tokio::{
     sync::{mpsc, oneshot, watch},
     task::JoinHandle,
@@ -398,76 +399,8 @@ impl Session {
         .await;
     }
 
-    /// Handles one protocol message from the server.
-    async fn on_text(&mut self, text: &str) {
-        let message: ServerMessage = match serde_json::from_str(text) {
-            Ok(message) => message,
-            Err(err) => {
-                tracing::warn!(%err, text, "ignoring a message that is not the protocol");
-                return;
-            }
-        };
-        let reply_id = reply_id(&message);
-        // Keepalive traffic is for the session, not the application.
-        if message.kind() == "heartbeat" || matches!(message, ServerMessage::Pong { id: None, .. })
-        {
-            return;
-        }
-        match &message {
-            ServerMessage::Welcome { .. } => return,
-            ServerMessage::Subscribed {
-                channel,
-                epoch,
-                seq,
-                recovered,
-                ..
-            } => {
-                let resume = reply_id.is_some_and(|id| self.cursors.is_resume(id));
-                self.cursors
-                    .on_subscribed(reply_id, channel, epoch, *seq, *recovered);
-                if resume {
-                    return;
-                }
-            }
-            ServerMessage::Error { .. } => {
-                if let Some(channel) = reply_id.and_then(|id| self.cursors.resume_failed(id)) {
-                    tracing::warn!(%channel, %text, "resuming a channel failed");
-                }
-            }
-            ServerMessage::Gap {
-                channel,
-                from,
-                to,
-                reason,
-                ..
-            } => {
-                let event = ClientEvent::Gap {
-                    channel: channel.clone(),
-                    from: *from,
-                    to: *to,
-                    reason: *reason,
-                };
-                self.emit(event).await;
-                return;
-            }
-            ServerMessage::Unsubscribed { channel, .. } => self.cursors.remove(channel),
-            _ => {
-                if let Some((channel, seq)) = message.channel_seq()
-                    && !self.cursors.accept(channel, seq)
-                {
-                    return;
-                }
-            }
-        }
-        if let Some(slot) = reply_id.and_then(|id| self.pending.remove(&id)) {
-            let _ = slot.send(Ok(message));
-            return;
-        }
-        self.emit(ClientEvent::Message(message)).await;
-    }
-
     /// Hands an event to the callbacks, then to the event queue (waiting for room).
-    async fn emit(&self, event: ClientEvent) {
+    pub(crate) async fn emit(&self, event: ClientEvent) {
         self.callbacks.call(&event);
         let _ = self.events.send(event).await;
     }
@@ -481,23 +414,5 @@ impl Drop for Probe {
         if let Some(task) = &self.0 {
             task.abort();
         }
-    }
-}
-
-/// The numeric request id a reply answers, if any.
-fn reply_id(message: &ServerMessage) -> Option<u64> {
-    let id = match message {
-        ServerMessage::Pong { id, .. }
-        | ServerMessage::Stats { id, .. }
-        | ServerMessage::Subscribed { id, .. }
-        | ServerMessage::Unsubscribed { id, .. }
-        | ServerMessage::Presence { id, .. }
-        | ServerMessage::Error { id, .. } => id.as_ref(),
-        ServerMessage::Ack { id, .. } => Some(id),
-        _ => None,
-    };
-    match id {
-        Some(RequestId::Number(n)) => Some(*n),
-        _ => None,
     }
 }
