@@ -57,6 +57,9 @@ struct Tally {
     received: AtomicU64,
     duplicates: AtomicU64,
     errors: AtomicU64,
+    /// When the last message came back, in microseconds since the run's start (the
+    /// measured span ends there, not after the connections closed).
+    last_received_us: AtomicU64,
 }
 
 pub(crate) async fn run(args: &ClientArgs, stress: &StressArgs) -> Result<(), ClientExit> {
@@ -130,7 +133,12 @@ pub(crate) async fn run(args: &ClientArgs, stress: &StressArgs) -> Result<(), Cl
             Err(err) => connect_failures.push(format!("worker failed: {err}")),
         }
     }
-    let elapsed = base.elapsed();
+    let last_received = Duration::from_micros(tally.last_received_us.load(Relaxed));
+    let elapsed = if last_received.is_zero() {
+        base.elapsed()
+    } else {
+        last_received
+    };
     if let Some(progress) = progress {
         progress.abort();
         eprintln!();
@@ -291,6 +299,7 @@ async fn receive(
                         got += 1;
                         tally.received.fetch_add(1, Relaxed);
                         let now = base.elapsed().as_micros() as u64;
+                        tally.last_received_us.fetch_max(now, Relaxed);
                         let _ =
                             histogram.record(now.saturating_sub(sent_at).clamp(1, MAX_LATENCY_US));
                     }

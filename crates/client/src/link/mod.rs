@@ -100,6 +100,10 @@ impl Link {
     /// (a WebSocket close frame, a TCP FIN); waits at most `within`, then drops the link.
     pub(crate) async fn shutdown(mut self, within: Duration) {
         self.outgoing = None;
+        // HTTP transports have no goodbye message: closing the sockets (on drop) is it.
+        if !matches!(self.transport, Transport::Websocket | Transport::Tcp) {
+            return;
+        }
         let _ = tokio::time::timeout(within, async {
             while !matches!(self.recv().await, Inbound::Closed(_)) {}
         })
