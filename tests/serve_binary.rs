@@ -27,21 +27,21 @@ async fn sigterm_closes_websockets_with_1001_and_exits_zero() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the binary starts");
+    // Read stdout to its end on a thread: the address comes through the channel, and the
+    // pipe stays open (the binary prints more lines, and a closed pipe would fail them).
     let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        lines
-            .find_map(|line| {
-                let line = line.ok()?;
-                line.strip_prefix("switchboard listening on http://")
-                    .map(str::to_owned)
-            })
-            .expect("the listening line")
+    let (address_tx, address_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("switchboard listening on http://") {
+                let _ = address_tx.send(addr.to_owned());
+            }
+        }
     });
-    let addr = tokio::time::timeout(PATIENCE, line)
+    let addr = tokio::task::spawn_blocking(move || address_rx.recv_timeout(PATIENCE))
         .await
-        .expect("announced in time")
-        .expect("reader task");
+        .expect("reader task")
+        .expect("the listening line in time");
 
     let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
         .await
