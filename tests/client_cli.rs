@@ -300,3 +300,25 @@ async fn exit_codes_tell_failures_apart() {
     .await;
     assert_eq!(out.status.code(), Some(2), "zero connections");
 }
+
+#[tokio::test]
+async fn auto_reports_where_it_settled_and_why() {
+    let mut config = ServerConfig::ephemeral();
+    config.ws.enabled = false;
+    let server = Server::start(config).await.unwrap();
+    let out = client(&url_for(&server, "auto"), "auto", &["chat"], "/ping\n").await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("connected over sse"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "fell back to sse: websocket: refused: WebSocket upgrade answered with HTTP 503"
+        ),
+        "{stdout}"
+    );
+}

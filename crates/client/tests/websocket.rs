@@ -139,3 +139,36 @@ async fn connecting_to_nothing_fails_with_every_attempt_listed() {
         "{why}"
     );
 }
+
+#[tokio::test]
+async fn messages_arrive_as_a_stream() {
+    use futures_util::StreamExt;
+    let server = start_server().await;
+    let client = Client::connect(
+        &http_url(&server),
+        TransportChoice::Websocket,
+        quick_options(),
+    )
+    .await
+    .unwrap();
+    let mut messages = Box::pin(client.messages());
+    for n in 0..3 {
+        client
+            .chat(None, "ann", &format!("line {n}"))
+            .await
+            .unwrap();
+    }
+    let mut texts = Vec::new();
+    while texts.len() < 3 {
+        let message = tokio::time::timeout(common::PATIENCE, messages.next())
+            .await
+            .expect("in time")
+            .expect("stream open");
+        if let ServerMessage::Chat { text, .. } = message {
+            texts.push(text);
+        }
+    }
+    assert_eq!(texts, ["line 0", "line 1", "line 2"]);
+    // The queue now belongs to the stream.
+    assert!(client.next_event().await.is_none());
+}
