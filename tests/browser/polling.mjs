@@ -39,7 +39,8 @@ await run(async (browser, errors) => {
 
   await poller.waitForFunction(() => Number(document.querySelector('#sp-empty').textContent) >= 1, null, { timeout: 8000 });
   check(true, `short polling shows empty responses (${await poller.locator('#sp-empty').textContent()} of ${await poller.locator('#sp-requests').textContent()})`);
-  check((await poller.locator('#sp-clock').textContent()) !== '–', 'the clock feed arrives over short polling');
+  await poller.waitForFunction(() => document.querySelector('#sp-clock').textContent !== '–', null, { timeout: 5000 });
+  check(true, `the clock feed arrives over short polling: ${await poller.locator('#sp-clock').textContent()}`);
   await screenshot(poller, '#short-poll', 'short-poll-panel');
   await poller.selectOption('#wire-source', 'short-poll');
   await poller.locator('#wire-view', { hasText: 'POST /short-poll HTTP/1.1' }).waitFor({ timeout: 5000 });

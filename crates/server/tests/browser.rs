@@ -64,7 +64,9 @@ async fn dashboard_server() -> Server {
     config.weather.cities =
         parse_cities("Oslo:59.91:10.75;Nairobi:-1.29:36.82;Perth:-31.95:115.86").unwrap();
     config.weather.retries = 0;
-    config.clock.interval = Duration::from_millis(500);
+    // Slower than the short-poll panel's one request a second, so some polls come back
+    // empty (the panel shows them).
+    config.clock.interval = Duration::from_millis(1500);
     config.simulator.max_connections = 300;
     common::start(config).await
 }
