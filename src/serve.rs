@@ -276,9 +276,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.into_config();
     let server = Server::start(config).await.context("starting the server")?;
     // Printed on stdout so scripts (and tests) can find the port when it was 0.
-    println!("switchboard listening on http://{}", server.http_addr());
+    announce(&format!("switchboard listening on http://{}", server.http_addr()));
     if let Some(tcp) = server.tcp_addr() {
-        println!("switchboard raw TCP on {tcp}");
+        announce(&format!("switchboard raw TCP on {tcp}"));
     }
     let stop = server.shutdown_token();
     tokio::spawn(async move {
@@ -290,6 +290,14 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("some connections did not close within the grace period");
     }
     Ok(())
+}
+
+/// Writes a line to stdout, ignoring a closed pipe (`switchboard serve | head -1` must
+/// not bring the server down, as `println!` would by panicking).
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
 async fn wait_for_signal() {
