@@ -112,6 +112,9 @@ impl Client {
             pending: HashMap::new(),
             offline: VecDeque::new(),
             epoch: None,
+            strays: Default::default(),
+            resumed: false,
+            replies: Vec::new(),
             options,
         };
         let (ready_tx, ready_rx) = oneshot::channel();

@@ -193,3 +193,57 @@ async fn a_silent_connection_is_replaced() {
     assert_ne!(id, first_id);
     client.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reconnect_restores_exactly_the_channels_the_application_had() {
+    let server = start_server().await;
+    let proxy = Proxy::start(server.tcp_addr().unwrap()).await;
+    let client = Client::connect(
+        &format!("tcp://{}", proxy.addr),
+        TransportChoice::Tcp,
+        quick_options(),
+    )
+    .await
+    .unwrap();
+    // Raw TCP joins lobby (and clock) on every connect; the application leaves lobby.
+    client.unsubscribe("lobby").await.unwrap();
+    client.subscribe("mine").await.unwrap();
+    let before = client.get_stats().await.unwrap().1.subscriptions;
+    proxy.cut();
+    wait_for(&client, |e| {
+        matches!(e, ClientEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    wait_for(&client, |e| {
+        matches!(e, ClientEvent::Connected { .. }).then_some(())
+    })
+    .await;
+    // Give the stray re-join its unsubscribe, then compare.
+    client.ping().await.unwrap();
+    let after = client.get_stats().await.unwrap().1.subscriptions;
+    assert_eq!(after, before);
+    let talker = Client::connect(
+        &common::http_url(&server),
+        TransportChoice::Websocket,
+        quick_options(),
+    )
+    .await
+    .unwrap();
+    talker.chat(None, "bob", "not for you").await.unwrap();
+    talker.publish("mine", &json!("for you")).await.unwrap();
+    let got = wait_for(&client, |e| match e {
+        // (`clock` may tick meanwhile; only lobby and mine matter here.)
+        ClientEvent::Message(m)
+            if m.channel_seq()
+                .is_some_and(|(c, _)| c == "lobby" || c == "mine") =>
+        {
+            Some(m.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(got, ServerMessage::Message { ref channel, .. } if channel == "mine"),
+        "{got:?}"
+    );
+}

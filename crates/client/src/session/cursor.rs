@@ -122,7 +122,6 @@ impl Cursors {
         self.map.remove(channel);
     }
 
-    #[cfg(test)]
     pub(crate) fn get(&self, channel: &str) -> Option<&Cursor> {
         self.map.get(channel)
     }

@@ -16,7 +16,7 @@ pub(crate) mod negotiate;
 mod route;
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -82,6 +82,13 @@ pub(crate) struct Session {
     pub(crate) pending: HashMap<u64, ReplySlot>,
     pub(crate) offline: VecDeque<Command>,
     pub(crate) epoch: Option<String>,
+    /// Channels the server joined us to on a reconnect that the application had not
+    /// (raw TCP joins its configured list on every connect): left again, unseen.
+    pub(crate) strays: HashSet<String>,
+    /// Set after the first reconnect: unprompted joins are strays from then on.
+    pub(crate) resumed: bool,
+    /// Messages the router wants sent (leaving strays), flushed after each message.
+    pub(crate) replies: Vec<String>,
 }
 
 impl Session {
@@ -174,6 +181,7 @@ impl Session {
         })
         .await;
         if resume {
+            self.resumed = true;
             let ids = self.ids.clone();
             for r in self
                 .cursors
@@ -268,6 +276,9 @@ impl Session {
                         last_heard = Instant::now();
                         pinged = false;
                         self.on_text(&text).await;
+                        for reply in std::mem::take(&mut self.replies) {
+                            link.send(reply).await;
+                        }
                     }
                     Inbound::Activity => {
                         last_heard = Instant::now();

@@ -3,7 +3,7 @@
 //! replies go to the request waiting for them, `gap` becomes an event, and everything
 //! else is an event for the application.
 
-use switchboard_protocol::{RequestId, ServerMessage};
+use switchboard_protocol::{BROADCAST_CHANNEL, RequestId, ServerMessage};
 
 use super::Session;
 use crate::ClientEvent;
@@ -33,6 +33,17 @@ impl Session {
                 recovered,
                 ..
             } => {
+                if self.resumed
+                    && reply_id.is_none()
+                    && channel != BROADCAST_CHANNEL
+                    && self.cursors.get(channel).is_none()
+                {
+                    self.strays.insert(channel.clone());
+                    self.replies.push(
+                        serde_json::json!({"type": "unsubscribe", "channel": channel}).to_string(),
+                    );
+                    return;
+                }
                 let resume = reply_id.is_some_and(|id| self.cursors.is_resume(id));
                 self.cursors
                     .on_subscribed(reply_id, channel, epoch, *seq, *recovered);
@@ -61,10 +72,15 @@ impl Session {
                 self.emit(event).await;
                 return;
             }
-            ServerMessage::Unsubscribed { channel, .. } => self.cursors.remove(channel),
+            ServerMessage::Unsubscribed { channel, .. } => {
+                if self.strays.remove(channel) {
+                    return;
+                }
+                self.cursors.remove(channel);
+            }
             _ => {
                 if let Some((channel, seq)) = message.channel_seq()
-                    && !self.cursors.accept(channel, seq)
+                    && (self.strays.contains(channel) || !self.cursors.accept(channel, seq))
                 {
                     return;
                 }
