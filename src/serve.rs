@@ -276,7 +276,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.into_config();
     let server = Server::start(config).await.context("starting the server")?;
     // Printed on stdout so scripts (and tests) can find the port when it was 0.
-    announce(&format!("switchboard listening on http://{}", server.http_addr()));
+    announce(&format!(
+        "switchboard listening on http://{}",
+        server.http_addr()
+    ));
     if let Some(tcp) = server.tcp_addr() {
         announce(&format!("switchboard raw TCP on {tcp}"));
     }

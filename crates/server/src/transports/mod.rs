@@ -8,6 +8,6 @@ pub(crate) mod http_error;
 pub(crate) mod json_body;
 pub mod poll;
 pub mod sse;
-pub(crate) mod upgrade;
 pub(crate) mod tcp;
+pub(crate) mod upgrade;
 pub mod ws;
