@@ -321,7 +321,12 @@ impl Session {
                     }
                 } => {
                     probe.0 = None;
-                    if let Ok(Ok(better)) = better {
+                    // Switch only between requests: a request in flight on the old link
+                    // would otherwise fail although nothing went wrong. Busy: next round.
+                    self.pending.retain(|_, slot| !slot.is_closed());
+                    if let Ok(Ok(better)) = better
+                        && self.pending.is_empty()
+                    {
                         tracing::info!(from = %link.transport, to = %better.link.transport, "moving up to a better transport");
                         return Stop::Upgrade(Box::new(better));
                     }
