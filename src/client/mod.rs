@@ -37,6 +37,9 @@ fn duration(text: &str) -> Result<Duration, String> {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 unexpected failure, 2 bad usage, 3 cannot connect, 4 protocol or server error, 5 stress lost messages or saw errors."
+)]
 pub(crate) struct ClientArgs {
     /// Server URL: http://host:port or ws://host:port[/ws] for the HTTP transports,
     /// tcp://host:port for raw TCP.

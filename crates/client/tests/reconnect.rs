@@ -103,6 +103,11 @@ async fn long_polling_resumes_after_cuts_without_loss_or_duplicates() {
 }
 
 #[tokio::test]
+async fn short_polling_resumes_after_cuts_without_loss_or_duplicates() {
+    survives_cuts(TransportChoice::ShortPoll, false).await;
+}
+
+#[tokio::test]
 async fn tcp_resumes_after_cuts_without_loss_or_duplicates() {
     survives_cuts(TransportChoice::Tcp, true).await;
 }

@@ -36,6 +36,7 @@ pub fn quick_options() -> ClientOptions {
         welcome_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(5),
         upgrade_interval: None,
+        short_poll_interval: Duration::from_millis(50),
         ..ClientOptions::default()
     }
 }
