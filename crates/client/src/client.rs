@@ -115,6 +115,7 @@ impl Client {
             strays: Default::default(),
             resumed: false,
             replies: Vec::new(),
+            closing: None,
             options,
         };
         let (ready_tx, ready_rx) = oneshot::channel();

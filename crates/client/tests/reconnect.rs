@@ -252,3 +252,37 @@ async fn a_reconnect_restores_exactly_the_channels_the_application_had() {
         "{got:?}"
     );
 }
+
+#[tokio::test]
+async fn closing_while_reconnecting_ends_the_client() {
+    let server = start_server().await;
+    let proxy = Proxy::start(server.http_addr()).await;
+    let options = ClientOptions {
+        backoff: switchboard_client::Backoff {
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(5),
+            max_attempts: None,
+        },
+        ..quick_options()
+    };
+    let client = Client::connect(&proxy.http_url(), TransportChoice::Websocket, options)
+        .await
+        .unwrap();
+    proxy.cut();
+    wait_for(&client, |e| {
+        matches!(e, ClientEvent::Reconnecting { .. }).then_some(())
+    })
+    .await;
+    client.close().await;
+    assert!(client.status().closed);
+    let reason = wait_for(&client, |e| match e {
+        ClientEvent::Closed { reason } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("closed by the application"), "{reason}");
+    assert!(matches!(
+        client.ping().await,
+        Err(switchboard_client::ClientError::Closed)
+    ));
+}

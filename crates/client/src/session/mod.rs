@@ -89,6 +89,8 @@ pub(crate) struct Session {
     pub(crate) resumed: bool,
     /// Messages the router wants sent (leaving strays), flushed after each message.
     pub(crate) replies: Vec<String>,
+    /// A `close` that arrived while reconnecting, answered when the session ends.
+    pub(crate) closing: Option<oneshot::Sender<()>>,
 }
 
 impl Session {
@@ -225,7 +227,8 @@ impl Session {
                     () = tokio::time::sleep_until(wake) => break,
                     command = self.commands.recv() => match command {
                         Some(Command::Close { done }) => {
-                            let _ = done.send(());
+                            // Answered by `finish`, once the status says closed.
+                            self.closing = Some(done);
                             return Err("closed by the application".to_owned());
                         }
                         None => return Err("the client was dropped".to_owned()),
@@ -413,6 +416,9 @@ impl Session {
             reason: reason.to_owned(),
         })
         .await;
+        if let Some(done) = self.closing.take() {
+            let _ = done.send(());
+        }
     }
 
     /// Hands an event to the callbacks, then to the event queue (waiting for room).
