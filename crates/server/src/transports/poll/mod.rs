@@ -16,9 +16,12 @@
 //!   stopped at shutdown) and disconnected from the hub.
 //! - Long polls end at once when the server shuts down (with `"closed"` 1001), so a
 //!   graceful shutdown never waits out a poll timeout.
+//! - Sending without polling (`POST /poll/message`) and ending a session
+//!   (`POST /poll/close`) are in [`send`].
 //! - Errors: 503 + 204 (turned off), 415 + 202, 413 + 206, 400 + 100/103/104, 404 + 200
 //!   (unknown session), 409 + 201, 429 + 203 (too many sessions from one address).
 
+mod send;
 mod session;
 pub(crate) mod wire;
 
@@ -70,8 +73,26 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let sessions = Arc::new(Sessions::new(state.config.poll.max_sessions_per_addr));
     state.tasks.spawn(reap(state.clone(), sessions.clone()));
     let long = sessions.clone();
-    let short = sessions;
+    let short = sessions.clone();
+    let sender = sessions.clone();
+    let closer = sessions;
     Router::new()
+        .route(
+            "/poll/message",
+            post(
+                move |State(state): State<AppState>, headers: HeaderMap, body: Body| {
+                    send::message(state, sender, headers, body)
+                },
+            ),
+        )
+        .route(
+            "/poll/close",
+            post(
+                move |State(state): State<AppState>, headers: HeaderMap, body: Body| {
+                    send::close(state, closer, headers, body)
+                },
+            ),
+        )
         .route(
             "/poll",
             post(

@@ -1,0 +1,115 @@
+//! `POST /poll/message` and `POST /poll/close`: the side doors of a polling session.
+//!
+//! A session allows one poll at a time, so a client holding a long poll needs another
+//! way to send without dropping it: `POST /poll/message` with
+//! `{"connection_id": "...", "message": {<a protocol message>}}` hands the message to the
+//! hub as that session and answers `204` at once; replies (`ack`, `pong`, `error` 1xx...)
+//! arrive in the session's next poll response, in order with everything else (a held
+//! long poll wakes up for them). It is not a poll, so it is allowed while one is held.
+//!
+//! `POST /poll/close` with `{"connection_id": "..."}` ends the session now instead of
+//! after its grace period: `204`, and a poll held on it is answered with `"closed"` 1000.
+//!
+//! Both serve sessions of either endpoint (`/poll`, `/short-poll`). Errors: 503 + 204
+//! (both polling transports turned off), 415 + 202, 413 + 206, 400 + 100/103, 404 + 200.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use switchboard_protocol::ErrorCode;
+
+use super::session::{PollSession, Sessions};
+use crate::{
+    app::AppState,
+    transports::{
+        http_error::{error_response, transport_disabled},
+        json_body::{parse_json, read_json_body},
+    },
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendRequest {
+    connection_id: String,
+    message: Box<RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloseRequest {
+    connection_id: String,
+}
+
+/// Reads and parses the body, and finds the session it names.
+async fn session_for<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    sessions: &Sessions,
+    headers: &HeaderMap,
+    body: Body,
+    id_of: impl FnOnce(&T) -> &str,
+) -> Result<(T, Arc<PollSession>), Response> {
+    let config = &state.config.poll;
+    if !config.long_enabled && !config.short_enabled {
+        return Err(transport_disabled("long_poll"));
+    }
+    let bytes = read_json_body(headers, body, config.max_body_bytes)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let request: T = parse_json(&bytes).map_err(IntoResponse::into_response)?;
+    let id = id_of(&request);
+    let Some(session) = sessions.get(id) else {
+        return Err(error_response(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownConnection,
+            format!("no polling session {id:?} (expired, closed, or never opened)"),
+        ));
+    };
+    Ok((request, session))
+}
+
+pub(super) async fn message(
+    state: AppState,
+    sessions: Arc<Sessions>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let found = session_for(&state, &sessions, &headers, body, |r: &SendRequest| {
+        &r.connection_id
+    })
+    .await;
+    let (request, session) = match found {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    state
+        .hub
+        .handle_text(session.connection(), request.message.get())
+        .await;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+pub(super) async fn close(
+    state: AppState,
+    sessions: Arc<Sessions>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let found = session_for(&state, &sessions, &headers, body, |r: &CloseRequest| {
+        &r.connection_id
+    })
+    .await;
+    let session = match found {
+        Ok((_, session)) => session,
+        Err(response) => return response,
+    };
+    sessions.remove(session.connection().id());
+    state.hub.disconnect(session.connection()).await;
+    tracing::debug!(connection = %session.connection().id(), "polling session closed by the client");
+    StatusCode::NO_CONTENT.into_response()
+}
