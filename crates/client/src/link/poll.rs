@@ -7,10 +7,12 @@
 //! `cursor` and may carry one `message`. Nothing is lost when a response is: messages
 //! stay pending on the server until a later `cursor` acknowledges them.
 //!
-//! Sending while a long poll is held: the server allows one poll per session at a time
-//! and has no separate send endpoint, so the client drops the held poll's connection and
-//! polls again with the message; a `409` (201, the server has not noticed the drop yet)
-//! is retried after [`CONCURRENT_POLL_RETRY`].
+//! Sending while a long poll is held: the server allows one poll per session at a time,
+//! so the message goes beside it, on a second HTTP connection, to `POST /poll/message`
+//! (answered `204`; the replies come back in the held poll, which wakes up for them).
+//! The held poll is never dropped, so sending costs one request and no lost wait. A
+//! `409` (201: a previous poll is still being torn down after a reconnect) is retried
+//! after [`CONCURRENT_POLL_RETRY`].
 
 use std::{collections::VecDeque, time::Duration};
 
@@ -92,6 +94,7 @@ pub(crate) async fn connect(settings: &LinkSettings, mode: Mode) -> Result<Link,
         inbound: in_tx,
         outgoing: out_rx,
         waiting: VecDeque::new(),
+        sender: None,
     };
     let task = tokio::spawn(poller.run(first));
     Ok(Link::new(
@@ -113,12 +116,14 @@ struct Poller {
     outgoing: mpsc::Receiver<String>,
     /// Messages taken from the queue but not yet sent (one goes per request).
     waiting: VecDeque<String>,
+    /// The second connection that carries `POST /poll/message` beside a held long poll.
+    sender: Option<HttpConn>,
 }
 
 /// What one poll came to.
 enum Outcome {
     Response(PollResponse),
-    /// The held poll was dropped to send a message.
+    /// The poll's message was refused (400, handed up as an `error`); poll again.
     Interrupted,
     /// Retry the same request shortly (409).
     Retry,
@@ -204,25 +209,24 @@ impl Poller {
             "application/json",
             Some(body.into_bytes()),
         );
-        let interruptible = self.mode == Mode::Long && message.is_none();
-        let response = if interruptible {
-            tokio::select! {
-                response = request => Some(response),
-                text = self.outgoing.recv() => {
-                    match text {
-                        Some(text) => self.waiting.push_back(text),
+        let response = if self.mode == Mode::Long {
+            // While the poll is held, messages go beside it on the second connection.
+            tokio::pin!(request);
+            loop {
+                tokio::select! {
+                    response = &mut request => break response,
+                    text = self.outgoing.recv() => match text {
+                        Some(text) => {
+                            let message_path = format!("{}/message", self.path);
+                            send_beside(&mut self.sender, &self.settings, &message_path, &id, &text)
+                                .await?;
+                        }
                         None => return Err("closed by the client".to_owned()),
-                    }
-                    None
+                    },
                 }
             }
         } else {
-            Some(request.await)
-        };
-        let Some(response) = response else {
-            // Dropping the connection abandons the held poll; its messages stay pending.
-            self.conn = None;
-            return Ok(Outcome::Interrupted);
+            request.await
         };
         let response = match response {
             Ok(response) => response,
@@ -275,4 +279,46 @@ impl Poller {
             .closed
             .map(|c| format!("the server closed the session: {} {}", c.code, c.reason))
     }
+}
+
+/// Sends one message as the session without polling (`POST /poll/message`, `204`), on
+/// its own connection (opened on first use, reopened after a failure).
+async fn send_beside(
+    sender: &mut Option<HttpConn>,
+    settings: &LinkSettings,
+    path: &str,
+    connection_id_json: &str,
+    text: &str,
+) -> Result<(), String> {
+    let body = format!(r#"{{"connection_id":{connection_id_json},"message":{text}}}"#);
+    if sender.is_none() {
+        *sender = Some(HttpConn::open(settings).await.map_err(|e| e.to_string())?);
+    }
+    let Some(conn) = sender.as_mut() else {
+        return Err("no connection".to_owned());
+    };
+    let sent = conn
+        .send(
+            Method::POST,
+            path,
+            "application/json",
+            Some(body.into_bytes()),
+        )
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(err) => {
+            *sender = None;
+            return Err(format!("sending beside the poll failed: {err}"));
+        }
+    };
+    let status = response.status();
+    let body = read_body(response).await.map_err(|e| e.to_string())?;
+    if status == StatusCode::NO_CONTENT {
+        return Ok(());
+    }
+    Err(format!(
+        "POST {path} answered HTTP {status}: {}",
+        String::from_utf8_lossy(&body).trim()
+    ))
 }
