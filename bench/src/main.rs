@@ -3,7 +3,7 @@
 //! Every server is started fresh for each scenario, so one measurement never inherits
 //! another's memory.
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
@@ -75,7 +75,7 @@ struct Cli {
     #[arg(long, default_value_t = 32)]
     batch: u64,
     /// Fan-out stops publishing after this long, whatever it counted.
-    #[arg(long, default_value = "30s", value_parser = duration)]
+    #[arg(long, default_value = "15s", value_parser = duration)]
     time_limit: Duration,
     /// Messages per second in the latency scenario.
     #[arg(long, default_value_t = 20.0)]
@@ -96,6 +96,14 @@ struct Cli {
     /// The Node `ws` peer script.
     #[arg(long, default_value = "bench/peers/ws-broadcast.js")]
     node_ws_script: PathBuf,
+
+    /// Measure a server already listening at this address instead of starting one
+    /// (e.g. one running under a profiler); `--targets` then names what it is.
+    #[arg(long)]
+    attach: Option<SocketAddr>,
+    /// The pid of the `--attach` server, for its memory and CPU figures.
+    #[arg(long, requires = "attach")]
+    attach_pid: Option<u32>,
 
     /// Print the report as JSON instead of a table.
     #[arg(long)]
@@ -134,11 +142,19 @@ async fn main() -> anyhow::Result<()> {
                 continue;
             }
             eprintln!("bench: {scenario:?} against {}", kind.name());
-            let server = ServerProcess::start(kind, &programs)
-                .await
-                .with_context(|| format!("starting {}", kind.name()))?;
-            let outcome = run_scenario(scenario, kind, &server, &cli, &mut report).await;
-            server.stop().await;
+            let outcome = if let Some(addr) = cli.attach {
+                // A server someone else started (e.g. under a profiler); it keeps running.
+                let pid = cli.attach_pid.unwrap_or(0);
+                run_scenario(scenario, kind, addr, pid, &cli, &mut report).await
+            } else {
+                let server = ServerProcess::start(kind, &programs)
+                    .await
+                    .with_context(|| format!("starting {}", kind.name()))?;
+                let outcome =
+                    run_scenario(scenario, kind, server.addr, server.pid, &cli, &mut report).await;
+                server.stop().await;
+                outcome
+            };
             outcome.with_context(|| format!("{scenario:?} against {}", kind.name()))?;
         }
     }
@@ -158,7 +174,8 @@ async fn main() -> anyhow::Result<()> {
 async fn run_scenario(
     scenario: Scenario,
     kind: TargetKind,
-    server: &ServerProcess,
+    addr: SocketAddr,
+    pid: u32,
     cli: &Cli,
     report: &mut Report,
 ) -> anyhow::Result<()> {
@@ -171,7 +188,7 @@ async fn run_scenario(
             };
             report
                 .idle
-                .push(idle::run(kind, server.addr, server.pid, &options).await?);
+                .push(idle::run(kind, addr, pid, &options).await?);
         }
         Scenario::Fanout | Scenario::Latency => {
             let paced = scenario == Scenario::Latency;
@@ -191,7 +208,7 @@ async fn run_scenario(
             };
             report
                 .fanout
-                .push(fanout::run(kind, server.addr, Some(server.pid), &options).await?);
+                .push(fanout::run(kind, addr, (pid != 0).then_some(pid), &options).await?);
         }
     }
     Ok(())

@@ -101,6 +101,8 @@ impl ServerProcess {
                         "--port",
                         "0",
                     ])
+                    // Every listener on a free port (raw TCP defaults to 1234).
+                    .args(["--tcp-port", "0"])
                     .args(&programs.switchboard_args);
                 command
             }
