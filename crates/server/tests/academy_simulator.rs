@@ -16,9 +16,8 @@ const N: u64 = 20;
 async fn server() -> Server {
     let mut config = ServerConfig::ephemeral();
     config.simulator.max_connections = 50;
-    // Polling has no "close session" request: a stopped polling client's session ends when
-    // it has not polled for the grace period. Short here, so the test sees it end.
-    config.poll.session_grace = Duration::from_millis(1000);
+    // The default session grace (60 s) stays: Stop must end polling sessions itself
+    // (`POST /poll/close`), well within the test's patience.
     start(config).await
 }
 

@@ -21,7 +21,8 @@
 
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10000;
-/// After cutting a held long poll short (to send), wait this long before the next poll.
+/// After a held long poll was cut short, wait this long before the next poll so the
+/// server has noticed (otherwise it refuses the new one as concurrent, 409).
 const ABORT_SETTLE_MS = 150;
 /// Event types the server sends; EventSource needs a listener per named event.
 export const MESSAGE_TYPES = ['welcome', 'chat', 'broadcast', 'message', 'join', 'leave', 'pong',
@@ -85,6 +86,13 @@ export class Switchboard {
     if (this.ws) { this.ws.close(1000); this.ws = null; }
     if (this.es) { this.es.close(); this.es = null; }
     if (this.abort) { this.abort.abort(); this.abort = null; }
+    if (this.connectionId && (this.transport === 'long-poll' || this.transport === 'short-poll')) {
+      // End the session now rather than after the server's grace period.
+      fetch(new URL('/poll/close', this.base), {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ connection_id: this.connectionId }),
+      }).catch(() => {});
+    }
     this.connectionId = null;
     this.setState('closed');
   }
@@ -272,9 +280,19 @@ export class Switchboard {
       return { kind: 'http', method: 'POST', path: '/sse/message', requestBody: body, status: response.status,
         responseHeaders: [...response.headers].map(([k, v]) => `${k}: ${v}`), responseBody: '' };
     }
-    // Polling: the message rides on the next poll; a held long poll is cut short for it.
+    // Long polling: the message goes beside the held poll (POST /poll/message, 204);
+    // its replies arrive in the held poll, which the server wakes for them.
+    if (this.transport === 'long-poll' && this.connectionId) {
+      const body = JSON.stringify({ connection_id: this.connectionId, message });
+      const response = await fetch(new URL('/poll/message', this.base), {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body,
+      });
+      if (!response.ok) throw new Error(`POST /poll/message answered ${response.status}`);
+      return { kind: 'http', method: 'POST', path: '/poll/message', requestBody: body, status: response.status,
+        responseHeaders: [...response.headers].map(([k, v]) => `${k}: ${v}`), responseBody: '' };
+    }
+    // Short polling (or a long-poll session still opening): the message rides on the next poll.
     this.outgoing.push(message);
-    if (this.transport === 'long-poll' && this.abort) this.abort.abort();
     if (this.wake) this.wake();
     return { kind: 'http', method: 'POST', path: this.pollPath(), requestBody: text, queued: true };
   }

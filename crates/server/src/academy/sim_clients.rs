@@ -286,6 +286,14 @@ async fn poll(
             }
         }
     }
+    // Stop ends the session at once instead of leaving it to the server's grace period.
+    if let Some(id) = body.get("connection_id") {
+        let close = client
+            .post(format!("http://{}/poll/close", target.http))
+            .json(&json!({"connection_id": id}))
+            .send();
+        let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+    }
     Ok(())
 }
 
