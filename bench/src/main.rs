@@ -63,7 +63,7 @@ struct Cli {
     #[arg(long, default_value_t = 1_000)]
     subscribers: usize,
     /// Fan-out messages published.
-    #[arg(long, default_value_t = 3_000)]
+    #[arg(long, default_value_t = 10_000)]
     messages: u64,
     /// Size of each message's `data` JSON, in bytes.
     #[arg(long, default_value_t = 64)]
