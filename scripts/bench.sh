@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the benchmarks behind docs/benchmarks.md on this machine, over loopback only:
-# builds `switchboard` and `switchboard-bench` in release, installs the Node peer
-# (bench/peers, `npm ci` from the committed lock file, skipped when already installed),
-# then measures idle memory per connection, fan-out throughput and paced latency against
-# switchboard, its bare echo and the peer, and prints a table. Every count is bounded and
+# builds `switchboard` and `switchboard-bench` in release, installs the Node peers
+# (bench/peers: `ws` and Socket.IO, `npm ci` from the committed lock file, skipped when
+# already installed), then measures idle memory per connection, fan-out throughput and
+# paced latency against switchboard, its bare echo and the peers, and prints a table. Every count is bounded and
 # every step stops by itself; the measuring part is capped at 5 minutes.
 #
 # Arguments go to switchboard-bench, e.g.:
@@ -21,7 +21,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "==> building release binaries" >&2
 cargo build --release --locked -p switchboard -p switchboard-bench >&2
 
-echo "==> installing the Node peer (bench/peers)" >&2
+echo "==> installing the Node peers (bench/peers)" >&2
 command -v node >/dev/null || { echo "bench.sh: node is required for the peer" >&2; exit 1; }
 if [ ! -f bench/peers/node_modules/.package-lock.json ] ||
    [ bench/peers/package-lock.json -nt bench/peers/node_modules/.package-lock.json ]; then
@@ -34,5 +34,6 @@ exec timeout --signal=INT --kill-after=10 300 \
     target/release/switchboard-bench \
     --switchboard target/release/switchboard \
     --node-ws-script bench/peers/ws-broadcast.js \
+    --socketio-script bench/peers/socketio-broadcast.js \
     --json-out target/bench/report.json \
     "$@"

@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 
 use crate::{
     BenchError,
+    dialect::read_greeting,
     target::{TargetKind, open_files_limit, settled_rss},
     wire::{OP_TEXT, WsConn},
 };
@@ -117,7 +118,7 @@ pub async fn run(
 async fn open_idle(kind: TargetKind, addr: SocketAddr) -> Result<TcpStream, BenchError> {
     let mut conn = WsConn::connect(addr, &kind.path(IDLE_CHANNEL)).await?;
     if kind.is_hub() {
-        read_greeting(&mut conn, 2).await?;
+        read_greeting(kind, &mut conn, 2).await?;
     } else {
         conn.send_text(b"idle").await?;
         match conn.next_frame().await? {
@@ -131,25 +132,4 @@ async fn open_idle(kind: TargetKind, addr: SocketAddr) -> Result<TcpStream, Benc
         }
     }
     Ok(conn.into_stream())
-}
-
-/// Reads `welcome` and then `subscriptions` × `subscribed` (hub greeting).
-pub async fn read_greeting(conn: &mut WsConn, subscriptions: usize) -> Result<(), BenchError> {
-    let mut welcomed = false;
-    let mut subscribed = 0;
-    while !welcomed || subscribed < subscriptions {
-        let Some((_, payload)) = conn.next_frame().await? else {
-            return Err(BenchError::Protocol("closed before the greeting".into()));
-        };
-        if payload.starts_with(br#"{"type":"welcome""#) {
-            welcomed = true;
-        } else if payload.starts_with(br#"{"type":"subscribed""#) {
-            subscribed += 1;
-        } else if payload.starts_with(br#"{"type":"error""#) {
-            return Err(BenchError::Protocol(
-                String::from_utf8_lossy(payload).into_owned(),
-            ));
-        }
-    }
-    Ok(())
 }

@@ -3,6 +3,7 @@
 //! memory per idle connection and fan-out throughput and latency.
 //!
 //! # Layout
+//! - [`dialect`]: the hub protocol and Socket.IO's packets, read and written alike.
 //! - [`wire`]: a minimal WebSocket client (handshake, in-place frame parsing, masked writes),
 //!   so the load generator spends as little of the shared CPU as possible.
 //! - [`target`]: the servers under test, started as child processes; their RSS.
@@ -13,6 +14,7 @@
 //! The scenarios take an address and a pid rather than starting servers themselves, so
 //! the smoke test can run them against an in-process server in a few seconds.
 
+pub mod dialect;
 pub mod fanout;
 pub mod idle;
 pub mod report;

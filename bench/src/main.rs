@@ -45,7 +45,7 @@ struct Cli {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "switchboard,switchboard-echo,node-ws"
+        default_value = "switchboard,switchboard-echo,node-ws,socketio"
     )]
     targets: Vec<TargetKind>,
 
@@ -96,6 +96,9 @@ struct Cli {
     /// The Node `ws` peer script.
     #[arg(long, default_value = "bench/peers/ws-broadcast.js")]
     node_ws_script: PathBuf,
+    /// The Socket.IO peer script.
+    #[arg(long, default_value = "bench/peers/socketio-broadcast.js")]
+    socketio_script: PathBuf,
 
     /// Measure a server already listening at this address instead of starting one
     /// (e.g. one running under a profiler); `--targets` then names what it is.
@@ -128,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
         switchboard_args: cli.switchboard_args.clone(),
         node: cli.node.clone(),
         node_ws_script: cli.node_ws_script.clone(),
+        socketio_script: cli.socketio_script.clone(),
     };
     let mut report = Report {
         machine: Machine::detect(),

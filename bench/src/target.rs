@@ -40,6 +40,10 @@ pub enum TargetKind {
     SwitchboardEcho,
     /// `bench/peers/ws-broadcast.js` on Node's `ws` (the same protocol subset at `/ws`).
     NodeWs,
+    /// `bench/peers/socketio-broadcast.js` on Socket.IO 4 (the same messages as events).
+    #[value(name = "socketio")]
+    #[serde(rename = "socketio")]
+    SocketIo,
 }
 
 impl TargetKind {
@@ -48,6 +52,7 @@ impl TargetKind {
             TargetKind::Switchboard => "switchboard",
             TargetKind::SwitchboardEcho => "switchboard-echo",
             TargetKind::NodeWs => "node-ws",
+            TargetKind::SocketIo => "socketio",
         }
     }
 
@@ -56,6 +61,9 @@ impl TargetKind {
         match self {
             TargetKind::Switchboard | TargetKind::NodeWs => format!("/ws?channels={channel}"),
             TargetKind::SwitchboardEcho => "/ws/echo".to_owned(),
+            TargetKind::SocketIo => {
+                format!("/socket.io/?EIO=4&transport=websocket&channels={channel}")
+            }
         }
     }
 
@@ -76,6 +84,8 @@ pub struct Programs {
     pub node: PathBuf,
     /// The peer script (normally `bench/peers/ws-broadcast.js`).
     pub node_ws_script: PathBuf,
+    /// The Socket.IO peer script (normally `bench/peers/socketio-broadcast.js`).
+    pub socketio_script: PathBuf,
 }
 
 /// A running server under test.
@@ -106,9 +116,14 @@ impl ServerProcess {
                     .args(&programs.switchboard_args);
                 command
             }
-            TargetKind::NodeWs => {
+            TargetKind::NodeWs | TargetKind::SocketIo => {
+                let script = if kind == TargetKind::NodeWs {
+                    &programs.node_ws_script
+                } else {
+                    &programs.socketio_script
+                };
                 let mut command = Command::new(&programs.node);
-                command.arg(&programs.node_ws_script).args(["--port", "0"]);
+                command.arg(script).args(["--port", "0"]);
                 command
             }
         };

@@ -11,17 +11,21 @@
 //! latency under full load, queueing included); and paced (`rate: Some(r)` messages per
 //! second), where latency is measured at a load the server is not saturated by.
 //!
-//! Bounded in time: publishing stops at `time_limit`; subscribers then get
-//! [`DRAIN_GRACE`] to receive what was published. Deliveries per second count over the
-//! interval from the first publish to the last delivery; `lost` counts what was published
-//! and never arrived, so a run cut short by the time limit is not reported as loss.
+//! Bounded in time: publishing stops at `time_limit`; subscribers then keep receiving
+//! what was published until everything arrived, or nothing arrived for [`DRAIN_STALL`],
+//! or [`DRAIN_LIMIT`] passed. Deliveries per second count over the interval from the
+//! first publish to the last delivery; `lost` counts what was published and never
+//! arrived, so a run cut short by the time limit is not reported as loss.
 
 pub mod publisher;
 pub(crate) mod subscriber;
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, atomic::AtomicU64},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -30,7 +34,7 @@ use serde::Serialize;
 
 use crate::{
     BenchError,
-    idle::read_greeting,
+    dialect::read_greeting,
     target::{TargetKind, cpu_seconds, load_average},
     wire::WsConn,
 };
@@ -38,8 +42,12 @@ use subscriber::{Tally, latency_histogram};
 
 /// The channel the subscribers join.
 pub const FANOUT_CHANNEL: &str = "bench";
-/// How long subscribers may still receive after publishing stopped.
-pub const DRAIN_GRACE: Duration = Duration::from_secs(3);
+/// Receiving stops once no delivery at all arrived for this long after publishing ended.
+pub const DRAIN_STALL: Duration = Duration::from_secs(2);
+/// Receiving stops this long after publishing ended, whatever is still on its way.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// How often the drain looks at subscriber progress.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
 
 /// How to run the scenario.
 #[derive(Debug, Clone)]
@@ -115,7 +123,7 @@ pub async fn run(
             let path = subscriber_path.clone();
             async move {
                 let mut conn = WsConn::connect(addr, &path).await?;
-                read_greeting(&mut conn, 2).await?;
+                read_greeting(kind, &mut conn, 2).await?;
                 Ok(conn)
             }
         })
@@ -124,10 +132,10 @@ pub async fn run(
         .await;
     let connections = connections.into_iter().collect::<Result<Vec<_>, _>>()?;
     let mut publisher = WsConn::connect(addr, &kind.path("")).await?;
-    read_greeting(&mut publisher, 1).await?;
+    read_greeting(kind, &mut publisher, 1).await?;
 
     let publish_deadline = tokio::time::Instant::now() + options.time_limit;
-    let drain_deadline = publish_deadline + DRAIN_GRACE;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let clock = Instant::now();
     let progress: Arc<[AtomicU64]> = (0..connections.len()).map(|_| AtomicU64::new(0)).collect();
     let mut tasks = Vec::with_capacity(connections.len());
@@ -135,17 +143,31 @@ pub async fn run(
         let progress = progress.clone();
         let messages = options.messages;
         let mut tally = Tally::new()?;
+        let mut stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let receive = subscriber::receive(conn, &mut tally, &progress[index], messages, clock);
-            let _ = tokio::time::timeout_at(drain_deadline, receive).await;
+            // The tally outlives the receive future, so a stop keeps what was counted.
+            tokio::select! {
+                () = receive => {}
+                _ = stopped.wait_for(|stop| *stop) => {}
+            }
             tally
         }));
     }
 
     let cpu_before = cpu_usage(pid);
     let started = Instant::now();
-    let published =
-        publisher::publish(&mut publisher, &progress, options, clock, publish_deadline).await?;
+    let published = publisher::publish(
+        kind,
+        &mut publisher,
+        &progress,
+        options,
+        clock,
+        publish_deadline,
+    )
+    .await?;
+    drain(&progress, published).await;
+    let _ = stop.send(true);
     let mut tallies = Vec::with_capacity(tasks.len());
     for task in tasks {
         tallies.push(
@@ -160,6 +182,23 @@ pub async fn run(
     result.server_cpu_seconds = cpu_after.0.zip(cpu_before.0).map(|(a, b)| a - b);
     result.bench_cpu_seconds = cpu_after.1.zip(cpu_before.1).map(|(a, b)| a - b);
     Ok(result)
+}
+
+/// Waits until every subscriber has all `published` messages, or progress stalls for
+/// [`DRAIN_STALL`], or [`DRAIN_LIMIT`] passes.
+async fn drain(progress: &[AtomicU64], published: u64) {
+    let total = || -> u64 { progress.iter().map(|p| p.load(Ordering::Relaxed)).sum() };
+    let expected = published * progress.len() as u64;
+    let started = Instant::now();
+    let (mut last, mut last_change) = (total(), Instant::now());
+    while last < expected && last_change.elapsed() < DRAIN_STALL && started.elapsed() < DRAIN_LIMIT
+    {
+        tokio::time::sleep(DRAIN_POLL).await;
+        let now = total();
+        if now != last {
+            (last, last_change) = (now, Instant::now());
+        }
+    }
 }
 
 /// CPU seconds used so far by the server (`pid`) and by this process.

@@ -15,6 +15,8 @@ use tokio::time::{Instant as TokioInstant, MissedTickBehavior};
 use super::{FANOUT_CHANNEL, FanoutOptions};
 use crate::{
     BenchError,
+    dialect::{event_body, publish_frame},
+    target::TargetKind,
     wire::{OP_TEXT, WsConn},
 };
 
@@ -34,6 +36,7 @@ pub fn publish_message(index: u64, sent_ns: u64, payload_bytes: usize) -> Vec<u8
 
 /// Sends up to `options.messages` messages before `deadline`; returns how many it sent.
 pub(crate) async fn publish(
+    kind: TargetKind,
     publisher: &mut WsConn,
     progress: &[AtomicU64],
     options: &FanoutOptions,
@@ -73,6 +76,7 @@ pub(crate) async fn publish(
         for index in sent..sent + burst {
             let sent_ns = clock.elapsed().as_nanos() as u64;
             let message = publish_message(index, sent_ns, options.payload_bytes);
+            let message = publish_frame(kind, &message);
             publisher.encode_frame(&mut buffer, OP_TEXT, &message);
         }
         publisher.write_raw(&buffer).await?;
@@ -87,7 +91,7 @@ pub(crate) async fn count_errors(publisher: &mut WsConn) -> u64 {
     while let Ok(Ok(Some((_, payload)))) =
         tokio::time::timeout(Duration::from_millis(100), publisher.next_frame()).await
     {
-        if payload.starts_with(br#"{"type":"error""#) {
+        if event_body(payload).starts_with(br#"{"type":"error""#) {
             errors += 1;
         }
     }

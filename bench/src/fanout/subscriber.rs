@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 
 use crate::{
     BenchError,
+    dialect::{ENGINE_PING, ENGINE_PONG, event_body},
     wire::{OP_TEXT, WsConn, find, number_after},
 };
 
@@ -70,6 +71,13 @@ pub(crate) async fn receive(
                 return;
             }
         };
+        if payload == ENGINE_PING {
+            if conn.send_text(ENGINE_PONG).await.is_err() {
+                tally.closed = true;
+                return;
+            }
+            continue;
+        }
         let Some((seq, index, sent_ns)) = parse_delivery(payload) else {
             continue;
         };
@@ -90,6 +98,7 @@ pub(crate) async fn receive(
 
 /// `(seq, index, sent_ns)` of a `message` delivery; `None` for anything else.
 pub(crate) fn parse_delivery(payload: &[u8]) -> Option<(u64, u64, u64)> {
+    let payload = event_body(payload);
     if !payload.starts_with(br#"{"type":"message""#) {
         return None;
     }
@@ -112,6 +121,8 @@ mod tests {
         let delivered = br#"{"type":"message","channel":"bench","seq":99,"ts":1,"data":{"i":12,"t":3456789,"p":"xx"},"from":"c"}"#;
         assert_eq!(parse_delivery(delivered), Some((99, 12, 3_456_789)));
         assert_eq!(parse_delivery(br#"{"type":"pong"}"#), None);
+        let event = br#"42["message",{"type":"message","channel":"bench","seq":5,"ts":1,"data":{"i":4,"t":77,"p":""},"from":"x"}]"#;
+        assert_eq!(parse_delivery(event), Some((5, 4, 77)));
         assert_eq!(
             parse_delivery(br#"{"type":"message","seq":1,"data":7}"#),
             None
