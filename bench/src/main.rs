@@ -10,7 +10,7 @@ use clap::{Parser, ValueEnum};
 use switchboard_bench::{
     fanout::{self, FanoutOptions},
     idle::{self, IdleOptions},
-    report::{Machine, Report},
+    report::Report,
     target::{Programs, ServerProcess, TargetKind},
 };
 
@@ -133,13 +133,7 @@ async fn main() -> anyhow::Result<()> {
         node_ws_script: cli.node_ws_script.clone(),
         socketio_script: cli.socketio_script.clone(),
     };
-    let mut report = Report {
-        machine: Machine::detect(),
-        switchboard_args: cli.switchboard_args.clone(),
-        idle: Vec::new(),
-        fanout: Vec::new(),
-        ratios: Vec::new(),
-    };
+    let mut report = Report::new(cli.switchboard_args.clone());
     for &scenario in &cli.scenarios {
         for &kind in &cli.targets {
             if scenario != Scenario::Idle && !kind.is_hub() {

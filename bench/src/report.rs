@@ -57,6 +57,10 @@ pub struct Ratio {
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// When the run started, in seconds since the Unix epoch.
+    pub started_unix_seconds: u64,
+    /// The bench's own command line, so a report says how it was produced.
+    pub command: Vec<String>,
     pub machine: Machine,
     pub switchboard_args: Vec<String>,
     pub idle: Vec<IdleResult>,
@@ -65,6 +69,21 @@ pub struct Report {
 }
 
 impl Report {
+    /// An empty report for a run starting now.
+    pub fn new(switchboard_args: Vec<String>) -> Self {
+        Self {
+            started_unix_seconds: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            command: std::env::args().collect(),
+            machine: Machine::detect(),
+            switchboard_args,
+            idle: Vec::new(),
+            fanout: Vec::new(),
+            ratios: Vec::new(),
+        }
+    }
+
     /// Fills `ratios`: switchboard's `/ws` against every other hub target.
     pub fn compute_ratios(&mut self) {
         let mut ratios = Vec::new();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use switchboard_bench::{
     fanout::{self, FanoutOptions},
     idle::{self, IdleOptions},
-    report::{Machine, Report},
+    report::Report,
     target::TargetKind,
 };
 use switchboard_server::{Server, ServerConfig};
@@ -83,13 +83,8 @@ async fn idle_connections_are_opened_and_measured() {
     .unwrap();
     assert_eq!((echo.connections, echo.failed), (20, 0), "{echo:?}");
 
-    let mut report = Report {
-        machine: Machine::detect(),
-        switchboard_args: Vec::new(),
-        idle: vec![hub, echo],
-        fanout: Vec::new(),
-        ratios: Vec::new(),
-    };
+    let mut report = Report::new(Vec::new());
+    report.idle = vec![hub, echo];
     report.compute_ratios();
     assert_eq!(report.ratios.len(), 1);
     assert_eq!(report.ratios[0].peer, "switchboard-echo");
@@ -97,4 +92,6 @@ async fn idle_connections_are_opened_and_measured() {
     assert!(table.contains("switchboard-echo"), "{table}");
     let json: serde_json::Value = serde_json::to_value(&report).unwrap();
     assert_eq!(json["idle"][0]["connections"], 20);
+    assert!(json["machine"]["cpus"].as_u64().unwrap() >= 1);
+    assert!(json["started_unix_seconds"].as_u64().unwrap() > 0);
 }
