@@ -19,7 +19,7 @@ pub const DEFAULT_WS_HEARTBEAT: Duration = Duration::from_secs(25);
 pub const DEFAULT_WS_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Initial read buffer per WebSocket (tungstenite allocates it up front, so it is most of
 /// an idle connection's memory); it grows on demand for larger messages.
-pub const DEFAULT_WS_READ_BUFFER: usize = 1024;
+pub const DEFAULT_WS_READ_BUFFER: usize = 256;
 /// Outgoing bytes buffered per WebSocket before a write waits for the socket.
 pub const DEFAULT_WS_WRITE_BUFFER: usize = 8 * 1024;
 /// Deliveries written per batch before flushing, so one busy connection does not

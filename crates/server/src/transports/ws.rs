@@ -102,7 +102,9 @@ pub async fn handler(
                 heartbeat_interval_ms: config.ws.heartbeat.as_millis() as u64,
                 idle_timeout_ms: config.ws.idle_timeout.as_millis() as u64,
             };
-            hub.open(&connection, channels, timings).await;
+            // Cold awaits are boxed so their state does not widen every idle
+            // connection's task (see docs/benchmarks.md, idle memory).
+            Box::pin(hub.open(&connection, channels, timings)).await;
             let reason = Session {
                 hub: &hub,
                 connection: &connection,
@@ -111,7 +113,7 @@ pub async fn handler(
             .run(socket)
             .await;
             tracing::debug!(connection = %connection.id(), ?reason, "WebSocket closed");
-            hub.disconnect(&connection).await;
+            Box::pin(hub.disconnect(&connection)).await;
         },
     )
 }
@@ -142,7 +144,7 @@ impl Session<'_> {
                     Some(Ok(message)) => {
                         last_heard = Instant::now();
                         match message {
-                            Message::Text(text) => self.hub.handle_text(self.connection, text.as_str()).await,
+                            Message::Text(text) => Box::pin(self.hub.handle_text(self.connection, text.as_str())).await,
                             Message::Binary(_) => self.hub.send_error(
                                 self.connection,
                                 &ProtocolError::new(
@@ -158,12 +160,12 @@ impl Session<'_> {
                             }
                         }
                     }
-                    Some(Err(err)) => return self.fail(socket, err).await,
+                    Some(Err(err)) => return Box::pin(self.fail(socket, err)).await,
                     None => return Ended::ClientGone,
                 },
                 closed = self.connection.outbox().next_batch(&mut batch, WS_WRITE_BATCH) => {
                     if let Some(reason) = closed {
-                        close(&mut socket, reason, self.config.idle_timeout).await;
+                        Box::pin(close(&mut socket, reason, self.config.idle_timeout)).await;
                         return Ended::Closed(reason);
                     }
                     if !self.write_batch(&mut socket, &mut batch).await {
@@ -174,13 +176,13 @@ impl Session<'_> {
                         }
                         self.connection.close(CloseCode::SlowConsumer);
                         // Queued behind the stuck write; reaches the client only if it reads again.
-                        close(&mut socket, CloseCode::SlowConsumer, Duration::from_secs(1)).await;
+                        Box::pin(close(&mut socket, CloseCode::SlowConsumer, Duration::from_secs(1))).await;
                         return Ended::Closed(CloseCode::SlowConsumer);
                     }
                 }
                 () = tokio::time::sleep_until(next_heartbeat) => {
                     if last_heard.elapsed() >= self.config.idle_timeout {
-                        close(&mut socket, CloseCode::IdleTimeout, Duration::from_secs(1)).await;
+                        Box::pin(close(&mut socket, CloseCode::IdleTimeout, Duration::from_secs(1))).await;
                         return Ended::Closed(CloseCode::IdleTimeout);
                     }
                     next_heartbeat = Instant::now() + self.config.heartbeat;
@@ -248,7 +250,8 @@ async fn linger(socket: ServerSocket, within: Duration) {
     let mut io = socket.into_inner();
     let _ = timeout(within, async {
         let _ = io.shutdown().await;
-        let mut scratch = [0u8; 4096];
+        // On the heap: an array here would be reserved inside every connection's future.
+        let mut scratch = vec![0u8; 4096];
         while matches!(io.read(&mut scratch).await, Ok(n) if n > 0) {}
     })
     .await;
