@@ -113,9 +113,10 @@ pub(crate) async fn run(args: &ClientArgs, stress: &StressArgs) -> Result<(), Cl
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
+                let sent = tally.sent.load(Relaxed);
                 eprint!(
-                    "\r  sent {}/{expected}  received {}  errors {}   ",
-                    tally.sent.load(Relaxed),
+                    "\r  [{}] sent {sent}/{expected}  received {}  errors {}   ",
+                    progress_bar(sent, expected, 30),
                     tally.received.load(Relaxed),
                     tally.errors.load(Relaxed)
                 );
@@ -316,4 +317,28 @@ async fn receive(
         }
     }
     histogram
+}
+
+/// A text progress bar `width` characters wide: `#` for done, `.` for to do.
+fn progress_bar(done: u64, total: u64, width: usize) -> String {
+    let filled = if total == 0 {
+        width
+    } else {
+        ((done.min(total) as u128 * width as u128) / total as u128) as usize
+    };
+    format!("{}{}", "#".repeat(filled), ".".repeat(width - filled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_bar;
+
+    #[test]
+    fn progress_bar_fills_in_proportion() {
+        assert_eq!(progress_bar(0, 10, 10), "..........");
+        assert_eq!(progress_bar(5, 10, 10), "#####.....");
+        assert_eq!(progress_bar(10, 10, 10), "##########");
+        assert_eq!(progress_bar(99, 10, 10), "##########");
+        assert_eq!(progress_bar(0, 0, 4), "####");
+    }
 }
