@@ -54,6 +54,12 @@ pub(crate) struct ServeArgs {
     /// Messages recovered from history that one connection may have queued at once (resume).
     #[arg(long, env = "SWITCHBOARD_REPLAY_MESSAGES", default_value_t = switchboard_hub::config::DEFAULT_REPLAY_MESSAGES)]
     replay_messages: usize,
+    /// Messages per second one connection may send (0: unlimited); over it they are dropped with error 113.
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_PER_SEC", default_value_t = switchboard_hub::config::DEFAULT_RATE_LIMIT_PER_SEC)]
+    rate_limit_per_sec: u32,
+    /// Messages one connection may send in a burst before the per-second rate applies.
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_BURST", default_value_t = switchboard_hub::config::DEFAULT_RATE_LIMIT_BURST)]
+    rate_limit_burst: u32,
     /// Largest client message accepted, in bytes (all transports).
     #[arg(long, env = "SWITCHBOARD_MAX_MESSAGE_BYTES", default_value_t = switchboard_hub::config::DEFAULT_MAX_MESSAGE_BYTES)]
     max_message_bytes: usize,
@@ -199,6 +205,8 @@ impl ServeArgs {
             queue_messages: self.queue_messages,
             queue_bytes: self.queue_bytes,
             replay_messages: self.replay_messages,
+            rate_limit_per_sec: self.rate_limit_per_sec,
+            rate_limit_burst: self.rate_limit_burst,
             max_message_bytes: self.max_message_bytes,
             max_subscriptions: self.max_subscriptions,
             max_channels: self.max_channels,

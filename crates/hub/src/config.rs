@@ -19,6 +19,12 @@ pub const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
 /// to resume sixteen channels with a full default history each. They are shared with
 /// history (a pointer each), so the bound is about repeated resumes, not message size.
 pub const DEFAULT_REPLAY_MESSAGES: usize = 16 * DEFAULT_HISTORY_SIZE;
+/// Messages per second one connection may send on average: far above any interactive
+/// client and above a busy publisher (the fan-out benchmark publishes about 3,000/s), low
+/// enough that one flooding client cannot monopolize the hub.
+pub const DEFAULT_RATE_LIMIT_PER_SEC: u32 = 10_000;
+/// Messages one connection may send at once before the average applies.
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 10_000;
 /// The largest client message accepted, in bytes, on every transport.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Subscriptions one connection may hold (including `broadcast`).
@@ -36,6 +42,9 @@ pub struct HubConfig {
     pub queue_bytes: usize,
     /// Recovered (history) messages queued per connection at once; see [`DEFAULT_REPLAY_MESSAGES`].
     pub replay_messages: usize,
+    /// Messages per second per connection (0: unlimited), and the burst allowed.
+    pub rate_limit_per_sec: u32,
+    pub rate_limit_burst: u32,
     pub max_message_bytes: usize,
     pub max_subscriptions: usize,
     pub max_channels: usize,
@@ -58,6 +67,8 @@ impl Default for HubConfig {
             queue_messages: DEFAULT_QUEUE_MESSAGES,
             queue_bytes: DEFAULT_QUEUE_BYTES,
             replay_messages: DEFAULT_REPLAY_MESSAGES,
+            rate_limit_per_sec: DEFAULT_RATE_LIMIT_PER_SEC,
+            rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             max_channels: DEFAULT_MAX_CHANNELS,

@@ -17,6 +17,7 @@ use switchboard_protocol::{ChannelName, CloseCode, server::Transport};
 use crate::{
     delivery::Delivery,
     outbox::{Outbox, Push},
+    rate::{Admission, TokenBucket},
     stats::HubCounters,
 };
 
@@ -60,6 +61,7 @@ pub struct Connection {
     messages_out: AtomicU64,
     disconnected: AtomicBool,
     counters: Arc<HubCounters>,
+    rate: Mutex<TokenBucket>,
 }
 
 impl Connection {
@@ -68,6 +70,7 @@ impl Connection {
         remote: Option<SocketAddr>,
         outbox: Outbox,
         counters: Arc<HubCounters>,
+        rate: TokenBucket,
     ) -> Self {
         Self {
             id: ConnectionId::random(),
@@ -80,6 +83,7 @@ impl Connection {
             messages_out: AtomicU64::new(0),
             disconnected: AtomicBool::new(false),
             counters,
+            rate: Mutex::new(rate),
         }
     }
 
@@ -142,6 +146,11 @@ impl Connection {
 
     pub fn messages_out(&self) -> u64 {
         self.messages_out.load(Relaxed)
+    }
+
+    /// Applies the connection's rate limit to one incoming message.
+    pub(crate) fn admit(&self) -> Admission {
+        self.rate.lock().admit(Instant::now())
     }
 
     pub(crate) fn count_in(&self) {

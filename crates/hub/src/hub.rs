@@ -25,6 +25,7 @@ use crate::{
     connection::{Connection, Registry},
     delivery::Delivery,
     outbox::Outbox,
+    rate::{Admission, TokenBucket},
     stats::HubCounters,
 };
 
@@ -130,6 +131,11 @@ impl Hub {
             remote,
             outbox,
             self.counters.clone(),
+            TokenBucket::new(
+                self.config.rate_limit_per_sec,
+                self.config.rate_limit_burst,
+                std::time::Instant::now(),
+            ),
         ));
         self.registry.insert(connection.clone());
         self.counters.opened(transport);
@@ -205,6 +211,21 @@ impl Hub {
     /// queued to the connection as `error` messages; nothing here can fail the server.
     pub async fn handle_text(&self, connection: &Arc<Connection>, text: &str) {
         connection.count_in();
+        match connection.admit() {
+            Admission::Admit => {}
+            Admission::Drop => return,
+            Admission::DropAndNotify => {
+                let err = ProtocolError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "more than {} messages per second (bursts of {}); messages are dropped until the rate falls",
+                        self.config.rate_limit_per_sec, self.config.rate_limit_burst
+                    ),
+                );
+                self.send_error(connection, &err);
+                return;
+            }
+        }
         if text.len() > self.config.max_message_bytes {
             let err = ProtocolError::new(
                 ErrorCode::MessageTooLarge,

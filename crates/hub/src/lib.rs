@@ -20,6 +20,7 @@
 //! - [`config`]: limits and defaults ([`HubConfig`]).
 //! - [`delivery`]: a rendered message shared by subscribers ([`Delivery`]).
 //! - [`outbox`]: the bounded per-connection queue and its slow-consumer policy.
+//! - [`rate`]: the per-connection token bucket that bounds what a client may send.
 //! - [`connection`]: connections, their ids and counters, and the registry.
 //! - [`broker`]: the seam where publishing, history and fan-out live ([`Broker`]), with
 //!   the in-memory implementation ([`MemoryBroker`]).
@@ -31,6 +32,7 @@ pub mod connection;
 pub mod delivery;
 pub mod hub;
 pub mod outbox;
+pub mod rate;
 pub mod stats;
 
 pub use broker::{Broker, BrokerError, MemoryBroker, Published};

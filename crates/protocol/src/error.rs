@@ -38,6 +38,8 @@ pub enum ErrorCode {
     TooManyChannels,
     /// `since` is ahead of the channel's last sequence number in the same epoch.
     InvalidSince,
+    /// The connection sent faster than its rate limit; messages are dropped until it slows.
+    RateLimited,
     /// The connection or session id is not known (expired, closed, or never existed).
     UnknownConnection,
     /// A second poll arrived while one is still held for the same session.
@@ -60,7 +62,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in numeric order (used by the docs test and `get_stats`).
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingType,
         ErrorCode::UnknownType,
@@ -74,6 +76,7 @@ impl ErrorCode {
         ErrorCode::TooManySubscriptions,
         ErrorCode::TooManyChannels,
         ErrorCode::InvalidSince,
+        ErrorCode::RateLimited,
         ErrorCode::UnknownConnection,
         ErrorCode::ConcurrentPoll,
         ErrorCode::WrongContentType,
@@ -101,6 +104,7 @@ impl ErrorCode {
             ErrorCode::TooManySubscriptions => 110,
             ErrorCode::TooManyChannels => 111,
             ErrorCode::InvalidSince => 112,
+            ErrorCode::RateLimited => 113,
             ErrorCode::UnknownConnection => 200,
             ErrorCode::ConcurrentPoll => 201,
             ErrorCode::WrongContentType => 202,
@@ -129,6 +133,7 @@ impl ErrorCode {
             ErrorCode::TooManySubscriptions => "too_many_subscriptions",
             ErrorCode::TooManyChannels => "too_many_channels",
             ErrorCode::InvalidSince => "invalid_since",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::UnknownConnection => "unknown_connection",
             ErrorCode::ConcurrentPoll => "concurrent_poll",
             ErrorCode::WrongContentType => "wrong_content_type",
