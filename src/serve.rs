@@ -192,6 +192,9 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_SIMULATOR_MAX_CONNECTIONS", default_value_t = switchboard_server::academy::simulator::DEFAULT_SIMULATOR_MAX_CONNECTIONS)]
     simulator_max_connections: usize,
 
+    /// How long shutdown keeps serving with /healthz answering 503 before it stops accepting.
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_DRAIN", default_value = "0s", value_parser = duration)]
+    shutdown_drain: Duration,
     /// How long shutdown waits for connections to flush and close.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "10s", value_parser = duration)]
     shutdown_grace: Duration,
@@ -276,6 +279,7 @@ impl ServeArgs {
                 ..SimulatorConfig::default()
             },
             shutdown_grace: self.shutdown_grace,
+            shutdown_drain: self.shutdown_drain,
         }
     }
 }

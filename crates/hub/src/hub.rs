@@ -64,6 +64,8 @@ pub struct Hub {
     started: Instant,
     broadcast: ChannelName,
     shutting_down: AtomicBool,
+    /// Set when shutdown is announced but connections are still served (the drain).
+    draining: AtomicBool,
 }
 
 impl Hub {
@@ -93,6 +95,7 @@ impl Hub {
             started: Instant::now(),
             broadcast: ChannelName::new(BROADCAST_CHANNEL).unwrap_or_else(|_| unreachable!()),
             shutting_down: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
         })
     }
 
@@ -119,6 +122,17 @@ impl Hub {
 
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Relaxed)
+    }
+
+    /// Announces an upcoming shutdown (health checks fail) while everything is still
+    /// served normally, so load balancers stop sending new clients first.
+    pub fn begin_drain(&self) {
+        self.draining.store(true, Relaxed);
+    }
+
+    /// True from [`Hub::begin_drain`] or [`Hub::shutdown`] on.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Relaxed) || self.is_shutting_down()
     }
 
     /// Registers a new connection. Call [`Hub::open`] next, and [`Hub::disconnect`] when

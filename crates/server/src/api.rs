@@ -5,10 +5,10 @@ use serde_json::json;
 
 use crate::app::AppState;
 
-/// 200 with `{"status":"ok"}` while serving, 503 once shutdown has begun (so a load
-/// balancer stops sending new clients).
+/// 200 with `{"status":"ok"}` while serving, 503 once shutdown has begun, including
+/// the drain before it (`--shutdown-drain`), so a load balancer stops sending new clients.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.hub.is_shutting_down() {
+    if state.hub.is_draining() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "shutting_down"})),

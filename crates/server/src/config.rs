@@ -25,6 +25,10 @@ pub const DEFAULT_WS_WRITE_BUFFER: usize = 8 * 1024;
 /// Deliveries written per batch before flushing, so one busy connection does not
 /// monopolize a worker thread.
 pub const WS_WRITE_BATCH: usize = 64;
+/// How long shutdown keeps serving with `/healthz` failing before it stops accepting:
+/// none by default (a lone server has nobody to warn); behind a load balancer, set it to
+/// the balancer's health-check interval times its failure threshold.
+pub const DEFAULT_SHUTDOWN_DRAIN: Duration = Duration::ZERO;
 /// How long graceful shutdown waits for connections to flush and close.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -191,6 +195,7 @@ pub struct ServerConfig {
     pub weather: WeatherFeedConfig,
     pub simulator: SimulatorConfig,
     pub shutdown_grace: Duration,
+    pub shutdown_drain: Duration,
 }
 
 impl Default for ServerConfig {
@@ -207,6 +212,7 @@ impl Default for ServerConfig {
             weather: WeatherFeedConfig::default(),
             simulator: SimulatorConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            shutdown_drain: DEFAULT_SHUTDOWN_DRAIN,
         }
     }
 }

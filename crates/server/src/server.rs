@@ -1,6 +1,6 @@
 //! Starting and stopping: bind the listeners, serve, and shut down gracefully.
 //!
-//! Shutdown order: stop accepting, close every connection with 1001 after flushing what
+//! Shutdown order: fail `/healthz` for `shutdown_drain` while still serving, stop accepting, close every connection with 1001 after flushing what
 //! is queued to it, then wait (bounded by `shutdown_grace`) for connection tasks to end.
 //! The raw TCP listener, its connections and the feeds run as tasks on the same tracker
 //! and stop on the same token.
@@ -39,6 +39,7 @@ pub struct Server {
     tasks: TaskTracker,
     http_task: JoinHandle<()>,
     grace: Duration,
+    drain: Duration,
 }
 
 /// What a graceful shutdown achieved.
@@ -81,6 +82,7 @@ impl Server {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let grace = config.shutdown_grace;
+        let drain = config.shutdown_drain;
         let state = AppState {
             hub: hub.clone(),
             config: Arc::new(config),
@@ -123,6 +125,7 @@ impl Server {
             tasks,
             http_task,
             grace,
+            drain,
         })
     }
 
@@ -152,6 +155,11 @@ impl Server {
 
     /// Stops accepting, closes every connection with 1001 and waits (bounded) for them.
     pub async fn shutdown(self) -> ShutdownReport {
+        if !self.drain.is_zero() {
+            tracing::info!(drain = ?self.drain, "draining: /healthz fails, still serving");
+            self.hub.begin_drain();
+            tokio::time::sleep(self.drain).await;
+        }
         tracing::info!("shutting down");
         self.shutdown.cancel();
         self.hub.shutdown();

@@ -37,7 +37,12 @@ pub struct WsClient {
 impl WsClient {
     /// Connects to `/ws` (with an optional query) and reads the welcome message.
     pub async fn connect(server: &Server, query: &str) -> Self {
-        let url = format!("ws://{}/ws{}", server.http_addr(), query);
+        Self::connect_at(server.http_addr(), query).await
+    }
+
+    /// Like [`WsClient::connect`], by address (for a server already moved into `shutdown`).
+    pub async fn connect_at(addr: std::net::SocketAddr, query: &str) -> Self {
+        let url = format!("ws://{addr}/ws{query}");
         let (socket, _) = connect_async(url).await.expect("websocket connects");
         let mut client = Self {
             socket,
@@ -55,7 +60,15 @@ impl WsClient {
 
     /// Connects and waits until the automatic subscriptions are confirmed.
     pub async fn connect_ready(server: &Server, query: &str, subscriptions: usize) -> Self {
-        let mut client = Self::connect(server, query).await;
+        Self::connect_ready_at(server.http_addr(), query, subscriptions).await
+    }
+
+    pub async fn connect_ready_at(
+        addr: std::net::SocketAddr,
+        query: &str,
+        subscriptions: usize,
+    ) -> Self {
+        let mut client = Self::connect_at(addr, query).await;
         for _ in 0..subscriptions {
             client.recv_type("subscribed").await;
         }
