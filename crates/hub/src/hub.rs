@@ -1,5 +1,6 @@
 //! The facade every transport talks to: open a connection, hand it client messages,
-//! disconnect it; plus stats, server-side publishing (feeds) and shutdown.
+//! disconnect it; plus stats, server-side publishing (feeds) and shutdown. What happens
+//! to each client message is in `dispatch`.
 
 use std::{
     net::SocketAddr,
@@ -11,21 +12,21 @@ use std::{
 };
 
 use switchboard_protocol::{
-    BROADCAST_CHANNEL, ChannelName, ClientMessage, CloseCode, ErrorCode, PROTOCOL_VERSION,
-    ProtocolError, RequestId, SERVER_NAME, ServerMessage,
+    BROADCAST_CHANNEL, ChannelName, ClientMessage, CloseCode, PROTOCOL_VERSION, ProtocolError,
+    SERVER_NAME, ServerMessage,
     channel::MAX_CHANNEL_NAME_LEN,
     delivery::Body,
-    now_ms, parse_client_message,
+    now_ms,
     server::{ClientStats, Limits, ServerStats, Transport},
 };
 
 use crate::{
-    broker::{Broker, BrokerError, MemoryBroker, Published, SubscribeRequest},
+    broker::{Broker, BrokerError, MemoryBroker, Published},
     config::HubConfig,
     connection::{Connection, Registry},
     delivery::Delivery,
     outbox::Outbox,
-    rate::{Admission, TokenBucket},
+    rate::TokenBucket,
     stats::HubCounters,
 };
 
@@ -221,246 +222,6 @@ impl Hub {
         }
     }
 
-    /// Handles one client message as text: size check, parse, dispatch. Errors are
-    /// queued to the connection as `error` messages; nothing here can fail the server.
-    pub async fn handle_text(&self, connection: &Arc<Connection>, text: &str) {
-        connection.count_in();
-        match connection.admit() {
-            Admission::Admit => {}
-            Admission::Drop => return,
-            Admission::DropAndNotify => {
-                let err = ProtocolError::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "more than {} messages per second (bursts of {}); messages are dropped until the rate falls",
-                        self.config.rate_limit_per_sec, self.config.rate_limit_burst
-                    ),
-                );
-                self.send_error(connection, &err);
-                return;
-            }
-        }
-        if text.len() > self.config.max_message_bytes {
-            let err = ProtocolError::new(
-                ErrorCode::MessageTooLarge,
-                format!(
-                    "message is {} bytes; the limit is {}",
-                    text.len(),
-                    self.config.max_message_bytes
-                ),
-            );
-            self.send_error(connection, &err);
-            return;
-        }
-        match parse_client_message(text) {
-            Ok(message) => self.dispatch(connection, message).await,
-            Err(err) => self.send_error(connection, &err),
-        }
-    }
-
-    /// Handles one parsed client message (counted as received).
-    pub async fn handle_message(&self, connection: &Arc<Connection>, message: ClientMessage) {
-        connection.count_in();
-        self.dispatch(connection, message).await;
-    }
-
-    async fn dispatch(&self, connection: &Arc<Connection>, message: ClientMessage) {
-        let id = message.id().cloned();
-        if let Err(err) = self.execute(connection, message).await {
-            self.send_error(connection, &err.with_id(id));
-        }
-    }
-
-    async fn execute(
-        &self,
-        connection: &Arc<Connection>,
-        message: ClientMessage,
-    ) -> Result<(), ProtocolError> {
-        let from = Some(connection.id().as_str());
-        match message {
-            ClientMessage::Chat {
-                id,
-                channel,
-                user,
-                text,
-            } => {
-                self.check_writable(&channel)?;
-                let body = Body::Chat {
-                    user: &user,
-                    text: &text,
-                };
-                let published = self
-                    .broker
-                    .publish(&channel, body, from)
-                    .await
-                    .map_err(to_protocol)?;
-                self.ack(connection, id, &channel, published);
-            }
-            ClientMessage::Broadcast { id, text } => {
-                let body = Body::Broadcast { text: &text };
-                let published = self
-                    .broker
-                    .publish(&self.broadcast, body, from)
-                    .await
-                    .map_err(to_protocol)?;
-                self.ack(connection, id, &self.broadcast, published);
-            }
-            ClientMessage::Publish { id, channel, data } => {
-                self.check_writable(&channel)?;
-                let body = Body::Message { data: &data };
-                let published = self
-                    .broker
-                    .publish(&channel, body, from)
-                    .await
-                    .map_err(to_protocol)?;
-                self.ack(connection, id, &channel, published);
-            }
-            ClientMessage::Ping { id } => {
-                self.reply(connection, &ServerMessage::Pong { id, ts: now_ms() })
-            }
-            ClientMessage::Custom { id, action, .. } => match action.as_str() {
-                "get_stats" => {
-                    let stats = ServerMessage::Stats {
-                        id,
-                        ts: now_ms(),
-                        server: self.stats(),
-                        client: self.client_stats(connection),
-                    };
-                    self.reply(connection, &stats);
-                }
-                other => {
-                    return Err(ProtocolError::new(
-                        ErrorCode::UnknownAction,
-                        format!("unknown custom action {other:?}; known actions: get_stats"),
-                    ));
-                }
-            },
-            ClientMessage::Subscribe {
-                id,
-                channel,
-                since,
-                epoch,
-                presence,
-            } => {
-                self.subscribe(connection, id, channel, since, epoch, presence)
-                    .await?;
-            }
-            ClientMessage::Unsubscribe { id, channel } => {
-                if channel == self.broadcast {
-                    return Err(ProtocolError::new(
-                        ErrorCode::ReadOnlyChannel,
-                        "every connection stays subscribed to `broadcast`",
-                    ));
-                }
-                let removed = {
-                    let mut subscriptions = connection.subscriptions.lock();
-                    let before = subscriptions.len();
-                    subscriptions.retain(|c| *c != channel);
-                    before != subscriptions.len()
-                };
-                if !removed {
-                    return Err(ProtocolError::new(
-                        ErrorCode::NotSubscribed,
-                        format!("not subscribed to {channel}"),
-                    ));
-                }
-                self.broker.unsubscribe(&channel, connection).await;
-                self.reply(
-                    connection,
-                    &ServerMessage::Unsubscribed {
-                        id,
-                        channel: channel.to_string(),
-                    },
-                );
-            }
-            ClientMessage::Presence { id, channel } => {
-                let members = self.broker.presence(&channel).await;
-                self.reply(
-                    connection,
-                    &ServerMessage::Presence {
-                        id,
-                        channel: channel.to_string(),
-                        members,
-                    },
-                );
-            }
-        }
-        Ok(())
-    }
-
-    async fn subscribe(
-        &self,
-        connection: &Arc<Connection>,
-        id: Option<RequestId>,
-        channel: ChannelName,
-        since: Option<u64>,
-        epoch: Option<String>,
-        presence: bool,
-    ) -> Result<(), ProtocolError> {
-        let newly_added = {
-            let mut subscriptions = connection.subscriptions.lock();
-            let newly_added = !subscriptions.contains(&channel);
-            if newly_added {
-                if subscriptions.len() >= self.config.max_subscriptions {
-                    return Err(ProtocolError::new(
-                        ErrorCode::TooManySubscriptions,
-                        format!(
-                            "a connection may hold {} subscriptions",
-                            self.config.max_subscriptions
-                        ),
-                    ));
-                }
-                subscriptions.push(channel.clone());
-            }
-            newly_added
-        };
-        let request = SubscribeRequest {
-            id,
-            channel: channel.clone(),
-            connection: connection.clone(),
-            since,
-            epoch,
-            presence,
-        };
-        if let Err(err) = self.broker.subscribe(request).await {
-            // A failed re-subscribe (e.g. `since` ahead) leaves the existing subscription
-            // alone: the broker still holds it, and `disconnect` must find it to remove it.
-            if newly_added {
-                connection.subscriptions.lock().retain(|c| *c != channel);
-            }
-            return Err(to_protocol(err));
-        }
-        Ok(())
-    }
-
-    fn check_writable(&self, channel: &ChannelName) -> Result<(), ProtocolError> {
-        if *channel == self.broadcast || self.config.read_only_channels.contains(channel) {
-            return Err(ProtocolError::new(
-                ErrorCode::ReadOnlyChannel,
-                format!("channel {channel} is written only by the server"),
-            ));
-        }
-        Ok(())
-    }
-
-    fn ack(
-        &self,
-        connection: &Connection,
-        id: Option<RequestId>,
-        channel: &ChannelName,
-        published: Published,
-    ) {
-        if let Some(id) = id {
-            let ack = ServerMessage::Ack {
-                id,
-                channel: channel.to_string(),
-                seq: published.seq,
-                ts: published.ts,
-            };
-            self.reply(connection, &ack);
-        }
-    }
-
     /// Queues a reply (not part of any channel's sequence) to one connection.
     pub fn reply(&self, connection: &Connection, message: &ServerMessage) {
         if connection.send(Delivery::reply(message)) == crate::Push::Queued {
@@ -544,14 +305,6 @@ impl Hub {
     }
 }
 
-fn to_protocol(err: BrokerError) -> ProtocolError {
-    let code = match err {
-        BrokerError::TooManyChannels(_) => ErrorCode::TooManyChannels,
-        BrokerError::SinceAhead { .. } => ErrorCode::InvalidSince,
-        BrokerError::Unavailable(_) => ErrorCode::Internal,
-    };
-    ProtocolError::new(code, err.to_string())
-}
-
+mod dispatch;
 #[cfg(test)]
 mod tests;
