@@ -204,4 +204,10 @@ impl Registry {
     pub fn all(&self) -> Vec<Arc<Connection>> {
         self.connections.read().values().cloned().collect()
     }
+
+    /// Calls `visit` for every open connection, under the registry's read lock (so
+    /// `visit` must be quick and must not touch the registry).
+    pub fn for_each(&self, mut visit: impl FnMut(&Arc<Connection>)) {
+        self.connections.read().values().for_each(&mut visit);
+    }
 }

@@ -117,6 +117,16 @@ impl Hub {
         self.registry.get(id)
     }
 
+    /// Wakes the transport task of every `transport` connection (see [`Outbox::wake`]):
+    /// one shared heartbeat ticker instead of a timer per connection.
+    pub fn wake_connections(&self, transport: Transport) {
+        self.registry.for_each(|connection| {
+            if connection.transport() == transport {
+                connection.outbox().wake();
+            }
+        });
+    }
+
     pub fn connection_count(&self) -> usize {
         self.registry.len()
     }

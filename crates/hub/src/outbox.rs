@@ -16,8 +16,13 @@
 //! An empty outbox holds no heap memory beyond its own struct: the queue allocates on
 //! first use, which keeps idle connections cheap.
 
-use std::{collections::VecDeque, sync::Arc};
+use std::{
+    collections::VecDeque,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use switchboard_protocol::CloseCode;
 use tokio::sync::Notify;
@@ -39,6 +44,9 @@ pub enum Push {
 pub struct Outbox {
     state: Mutex<State>,
     ready: Notify,
+    /// The waker of a consumer that polls ([`Outbox::poll_next_batch`]) rather than
+    /// awaiting: a hand-written transport future keeps no `Notified` state while idle.
+    consumer: AtomicWaker,
     max_messages: u32,
     max_bytes: u32,
     max_replay: u32,
@@ -63,6 +71,7 @@ impl Outbox {
         Self {
             state: Mutex::new(State::default()),
             ready: Notify::new(),
+            consumer: AtomicWaker::new(),
             max_messages,
             max_bytes: max_bytes.min(u32::MAX as usize) as u32,
             max_replay: max_messages,
@@ -103,7 +112,7 @@ impl Outbox {
             state.replayed = 0;
             state.closed = Some(CloseCode::SlowConsumer);
             drop(state);
-            self.ready.notify_one();
+            self.wake_consumers();
             return Push::Overflowed;
         }
         if replay {
@@ -116,7 +125,7 @@ impl Outbox {
         let was_empty = state.queue.len() == 1;
         drop(state);
         if was_empty {
-            self.ready.notify_one();
+            self.wake_consumers();
         }
         Push::Queued
     }
@@ -129,7 +138,18 @@ impl Outbox {
             state.closed = Some(reason);
         }
         drop(state);
+        self.wake_consumers();
+    }
+
+    fn wake_consumers(&self) {
         self.ready.notify_one();
+        self.consumer.wake();
+    }
+
+    /// Wakes a polling consumer without queueing anything (a shared heartbeat ticker
+    /// uses this so that idle connections need no timer of their own).
+    pub fn wake(&self) {
+        self.consumer.wake();
     }
 
     /// Moves up to `max` queued deliveries into `batch` without waiting.
@@ -175,6 +195,27 @@ impl Outbox {
                 return None;
             }
             notified.await;
+        }
+    }
+
+    /// The polling form of [`Outbox::next_batch`] for one consumer: `Ready(None)` with
+    /// deliveries moved into `batch`, `Ready(Some(reason))` once closed and drained, or
+    /// `Pending` with the task's waker registered (woken by a push, a close or [`Outbox::wake`]).
+    pub fn poll_next_batch(
+        &self,
+        cx: &mut Context<'_>,
+        batch: &mut Vec<Arc<Delivery>>,
+        max: usize,
+    ) -> Poll<Option<CloseCode>> {
+        // Registered before looking, so a push between the look and the return wakes us.
+        self.consumer.register(cx.waker());
+        if let Some(reason) = self.drain_into(batch, max) {
+            return Poll::Ready(Some(reason));
+        }
+        if batch.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
         }
     }
 

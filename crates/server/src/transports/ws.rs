@@ -23,24 +23,24 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use switchboard_hub::{Connection, Hub, InitialSubscription, Timings, Transport};
 use switchboard_protocol::{ChannelName, CloseCode, ErrorCode, ProtocolError};
-use tokio::time::{Instant, timeout};
+use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::{
-    self, Message, Utf8Bytes,
+    self, Utf8Bytes,
     protocol::{CloseFrame, WebSocketConfig, frame::coding::CloseCode as WsCloseCode},
 };
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     http_error::{error_response, transport_disabled},
     upgrade::{ServerSocket, accept},
 };
-use crate::{
-    app::AppState,
-    config::{WS_WRITE_BATCH, WsConfig},
-};
+use crate::{app::AppState, config::WsConfig};
+
+mod session;
+use session::Session;
 
 #[derive(Debug, Deserialize)]
 pub struct WsParams {
@@ -92,31 +92,45 @@ pub async fn handler(
     let config = state.config.clone();
     let hub = state.hub.clone();
     let socket_config = socket_config(&config.ws, config.hub.max_message_bytes);
-    accept(
-        request,
-        socket_config,
-        &state.tasks,
-        move |socket| async move {
-            let connection = hub.connect(Transport::Websocket, Some(remote));
-            let timings = Timings {
-                heartbeat_interval_ms: config.ws.heartbeat.as_millis() as u64,
-                idle_timeout_ms: config.ws.idle_timeout.as_millis() as u64,
-            };
-            // Cold awaits are boxed so their state does not widen every idle
-            // connection's task (see docs/benchmarks.md, idle memory).
-            Box::pin(hub.open(&connection, channels, timings)).await;
-            let reason = Session {
-                hub: &hub,
-                connection: &connection,
-                config: &config.ws,
-            }
-            .run(socket)
-            .await;
-            tracing::debug!(connection = %connection.id(), ?reason, "WebSocket closed");
-            Box::pin(hub.disconnect(&connection)).await;
-        },
-    )
+    accept(request, socket_config, &state.tasks, move |socket| {
+        let connection = hub.connect(Transport::Websocket, Some(remote));
+        let timings = Timings {
+            heartbeat_interval_ms: config.ws.heartbeat.as_millis() as u64,
+            idle_timeout_ms: config.ws.idle_timeout.as_millis() as u64,
+        };
+        let open = {
+            let (hub, connection) = (hub.clone(), connection.clone());
+            Box::pin(async move { hub.open(&connection, channels, timings).await })
+        };
+        Session::new(socket, hub, connection, config, open)
+    })
 }
+
+/// Starts the one heartbeat ticker all `/ws` sessions share: every `heartbeat` it wakes
+/// each WebSocket connection's task, which then pings and checks its idle timeout. One
+/// timer for the server instead of one per connection (see docs/benchmarks.md).
+pub(crate) fn spawn_heartbeat(
+    hub: &Arc<Hub>,
+    config: &WsConfig,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    let (hub, shutdown) = (hub.clone(), shutdown.clone());
+    let period = config.heartbeat.max(MIN_HEARTBEAT_TICK);
+    tasks.spawn(async move {
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => hub.wake_connections(Transport::Websocket),
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
+}
+
+/// The shortest heartbeat tick: a zero interval would spin.
+const MIN_HEARTBEAT_TICK: Duration = Duration::from_millis(10);
 
 /// Why a session ended (for logs and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,114 +141,20 @@ pub enum Ended {
     ClientGone,
 }
 
-struct Session<'a> {
-    hub: &'a Arc<Hub>,
-    connection: &'a Arc<Connection>,
-    config: &'a WsConfig,
-}
-
-impl Session<'_> {
-    async fn run(self, mut socket: ServerSocket) -> Ended {
-        let mut batch = Vec::with_capacity(0);
-        let mut last_heard = Instant::now();
-        let mut next_heartbeat = Instant::now() + self.config.heartbeat;
-        loop {
-            tokio::select! {
-                frame = socket.next() => match frame {
-                    Some(Ok(message)) => {
-                        last_heard = Instant::now();
-                        match message {
-                            Message::Text(text) => Box::pin(self.hub.handle_text(self.connection, text.as_str())).await,
-                            Message::Binary(_) => self.hub.send_error(
-                                self.connection,
-                                &ProtocolError::new(
-                                    ErrorCode::UnsupportedFrame,
-                                    "binary frames are not part of the protocol; send JSON as text frames",
-                                ),
-                            ),
-                            // tungstenite answers pings and close frames itself.
-                            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-                            Message::Close(_) => {
-                                let _ = timeout(self.config.idle_timeout, socket.flush()).await;
-                                return Ended::ClientGone;
-                            }
-                        }
-                    }
-                    Some(Err(err)) => return Box::pin(self.fail(socket, err)).await,
-                    None => return Ended::ClientGone,
-                },
-                closed = self.connection.outbox().next_batch(&mut batch, WS_WRITE_BATCH) => {
-                    if let Some(reason) = closed {
-                        Box::pin(close(&mut socket, reason, self.config.idle_timeout)).await;
-                        return Ended::Closed(reason);
-                    }
-                    if !self.write_batch(&mut socket, &mut batch).await {
-                        // Count it once: an outbox overflow while the write was stuck
-                        // already counted this connection as a slow consumer.
-                        if self.connection.outbox().closed() != Some(CloseCode::SlowConsumer) {
-                            self.hub.counters().slow_consumer_disconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        self.connection.close(CloseCode::SlowConsumer);
-                        // Queued behind the stuck write; reaches the client only if it reads again.
-                        Box::pin(close(&mut socket, CloseCode::SlowConsumer, Duration::from_secs(1))).await;
-                        return Ended::Closed(CloseCode::SlowConsumer);
-                    }
-                }
-                () = tokio::time::sleep_until(next_heartbeat) => {
-                    if last_heard.elapsed() >= self.config.idle_timeout {
-                        Box::pin(close(&mut socket, CloseCode::IdleTimeout, Duration::from_secs(1))).await;
-                        return Ended::Closed(CloseCode::IdleTimeout);
-                    }
-                    next_heartbeat = Instant::now() + self.config.heartbeat;
-                    if timeout(self.config.idle_timeout, socket.send(Message::Ping(Default::default()))).await.is_err() {
-                        return Ended::Closed(CloseCode::SlowConsumer);
-                    }
-                }
-            }
+/// The RFC 6455 close code for a read error, or `None` when the socket just failed.
+fn fail_code(connection: &Connection, err: &tungstenite::Error) -> Option<CloseCode> {
+    use tungstenite::error::Error;
+    let code = match err {
+        Error::Utf8(_) => CloseCode::InvalidPayload,
+        Error::Capacity(_) => CloseCode::MessageTooBig,
+        Error::Protocol(_) => CloseCode::ProtocolError,
+        _ => {
+            tracing::debug!(connection = %connection.id(), %err, "WebSocket read failed");
+            return None;
         }
-    }
-
-    /// Writes a batch and flushes once; false when the client could not take it in time.
-    async fn write_batch(
-        &self,
-        socket: &mut ServerSocket,
-        batch: &mut Vec<Arc<switchboard_hub::Delivery>>,
-    ) -> bool {
-        let write = async {
-            for delivery in batch.drain(..) {
-                let text = Utf8Bytes::try_from(delivery.json.clone()).unwrap_or_default();
-                socket.feed(Message::Text(text)).await?;
-            }
-            socket.flush().await
-        };
-        match timeout(self.config.idle_timeout, write).await {
-            Ok(Ok(())) => true,
-            Ok(Err(err)) => {
-                tracing::debug!(connection = %self.connection.id(), %err, "WebSocket write failed");
-                // The socket is gone; the read side will report it. Not a slow consumer.
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Maps a read error to the RFC 6455 close code and closes.
-    async fn fail(&self, mut socket: ServerSocket, err: tungstenite::Error) -> Ended {
-        use tungstenite::error::Error;
-        let code = match &err {
-            Error::Utf8(_) => CloseCode::InvalidPayload,
-            Error::Capacity(_) => CloseCode::MessageTooBig,
-            Error::Protocol(_) => CloseCode::ProtocolError,
-            _ => {
-                tracing::debug!(connection = %self.connection.id(), %err, "WebSocket read failed");
-                return Ended::ClientGone;
-            }
-        };
-        tracing::debug!(connection = %self.connection.id(), %err, code = code.code(), "closing on protocol violation");
-        close(&mut socket, code, Duration::from_secs(1)).await;
-        linger(socket, CLOSE_LINGER).await;
-        Ended::Closed(code)
-    }
+    };
+    tracing::debug!(connection = %connection.id(), %err, code = code.code(), "closing on protocol violation");
+    Some(code)
 }
 
 /// How long a connection closed for a protocol violation is drained before it is dropped.
