@@ -168,8 +168,9 @@ impl Outbox {
             batch.push(delivery);
         }
         if state.queue.is_empty() {
-            // Give the memory of a burst back instead of keeping the peak capacity.
-            if state.queue.capacity() > 64 {
+            // An empty queue holds no memory: most connections are idle most of the
+            // time, and keeping even the few slots `welcome` needed costs 64 bytes each.
+            if state.queue.capacity() > 0 {
                 state.queue = VecDeque::new();
             }
             if batch.is_empty() {

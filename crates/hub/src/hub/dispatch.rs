@@ -207,6 +207,9 @@ impl Hub {
                         ),
                     ));
                 }
+                // Exactly one more slot: most connections hold two or three channels
+                // for their whole life, and an idle connection's memory is a first-class figure.
+                subscriptions.reserve_exact(1);
                 subscriptions.push(channel.clone());
             }
             newly_added

@@ -11,6 +11,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use futures_util::{FutureExt, future::Either};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use switchboard_protocol::ErrorCode;
@@ -88,20 +89,28 @@ where
         }
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
-    tasks.spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let socket = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
-                on_socket(socket).await;
+    // Combinators rather than an `async` block: the task then holds either the upgrade
+    // in flight or the connection's future, never both, and no copy of the socket
+    // beside it (an idle connection's task is as small as its session; see
+    // docs/benchmarks.md, idle memory).
+    let connection = on_upgrade.then(move |upgraded| {
+        match upgraded.map(|upgraded| {
+            // Never pending: tokio-tungstenite only wraps the stream.
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .now_or_never()
+        }) {
+            Ok(Some(socket)) => Either::Left(on_socket(socket)),
+            Ok(None) => {
+                tracing::debug!("WebSocket setup unexpectedly pending; dropped");
+                Either::Right(std::future::ready(()))
             }
-            Err(err) => tracing::debug!(%err, "WebSocket upgrade failed"),
+            Err(err) => {
+                tracing::debug!(%err, "WebSocket upgrade failed");
+                Either::Right(std::future::ready(()))
+            }
         }
     });
+    tasks.spawn(connection);
     let accept = derive_accept_key(key.as_bytes());
     (
         StatusCode::SWITCHING_PROTOCOLS,
