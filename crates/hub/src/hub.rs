@@ -154,6 +154,7 @@ impl Hub {
         let connection = Arc::new(Connection::new(
             transport,
             remote,
+            self.started.elapsed().as_millis() as u64,
             outbox,
             self.counters.clone(),
             TokenBucket::new(
@@ -193,14 +194,25 @@ impl Hub {
             ts: now_ms(),
         };
         self.reply(connection, &welcome);
-        let channels = channels.unwrap_or_else(|| {
-            self.config
+        let channels = match channels {
+            Some(mut channels) => {
+                // A name the hub already holds is shared rather than kept once per
+                // connection (it is one allocation per connection otherwise).
+                for initial in &mut channels {
+                    if let Some(shared) = self.shared_name(&initial.channel) {
+                        initial.channel = shared;
+                    }
+                }
+                channels
+            }
+            None => self
+                .config
                 .auto_subscribe
                 .iter()
                 .cloned()
                 .map(InitialSubscription::new)
-                .collect()
-        });
+                .collect(),
+        };
         let broadcast = InitialSubscription::new(self.broadcast.clone());
         let already_broadcast = channels.iter().any(|c| c.channel == self.broadcast);
         let all = (!already_broadcast)
@@ -273,6 +285,15 @@ impl Hub {
         tracing::debug!(connection = %connection.id(), transport = %connection.transport(), "disconnected");
     }
 
+    /// The hub's own copy of `channel`'s name (`broadcast` or an auto-subscribe
+    /// channel), if it holds one.
+    fn shared_name(&self, channel: &ChannelName) -> Option<ChannelName> {
+        std::iter::once(&self.broadcast)
+            .chain(&self.config.auto_subscribe)
+            .find(|name| *name == channel)
+            .cloned()
+    }
+
     /// Server-wide figures.
     pub fn stats(&self) -> ServerStats {
         ServerStats {
@@ -294,7 +315,8 @@ impl Hub {
         ClientStats {
             connection_id: connection.id().to_string(),
             transport: connection.transport(),
-            connected_ms: connection.opened().elapsed().as_millis() as u64,
+            connected_ms: (self.started.elapsed().as_millis() as u64)
+                .saturating_sub(connection.opened_ms()),
             messages_in: connection.messages_in(),
             messages_out: connection.messages_out(),
             subscriptions: connection
