@@ -26,7 +26,7 @@ use crate::{
     connection::{Connection, Registry},
     delivery::Delivery,
     outbox::Outbox,
-    rate::TokenBucket,
+    rate::{RateLimit, TokenBucket},
     stats::HubCounters,
 };
 
@@ -62,6 +62,8 @@ pub struct Hub {
     broker: Arc<dyn Broker>,
     registry: Registry,
     counters: Arc<HubCounters>,
+    /// Every connection's rate limit (from the config; each keeps only its bucket).
+    rate_limit: RateLimit,
     started: Instant,
     broadcast: ChannelName,
     shutting_down: AtomicBool,
@@ -89,6 +91,7 @@ impl Hub {
         counters: Arc<HubCounters>,
     ) -> Arc<Self> {
         Arc::new(Self {
+            rate_limit: RateLimit::new(config.rate_limit_per_sec, config.rate_limit_burst),
             config,
             broker,
             registry: Registry::default(),
@@ -157,11 +160,7 @@ impl Hub {
             self.started.elapsed().as_millis() as u64,
             outbox,
             self.counters.clone(),
-            TokenBucket::new(
-                self.config.rate_limit_per_sec,
-                self.config.rate_limit_burst,
-                std::time::Instant::now(),
-            ),
+            TokenBucket::new(&self.rate_limit, std::time::Instant::now()),
         ));
         self.registry.insert(connection.clone());
         self.counters.opened(transport);

@@ -11,11 +11,27 @@ use std::time::{Duration, Instant};
 /// How often a rate-limited connection is told so (one `error` per interval at most).
 pub const RATE_LIMIT_NOTICE_EVERY: Duration = Duration::from_secs(1);
 
-/// A token bucket; `rate == 0` means unlimited.
-#[derive(Debug)]
-pub struct TokenBucket {
+/// The limit every connection's bucket applies: `rate` tokens a second, at most `burst`
+/// saved up; `rate == 0` means unlimited. One per hub, not one per connection.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
     rate: f64,
     burst: f64,
+}
+
+impl RateLimit {
+    pub fn new(rate: u32, burst: u32) -> Self {
+        Self {
+            rate: f64::from(rate),
+            burst: f64::from(burst.max(1)),
+        }
+    }
+}
+
+/// One connection's token bucket under a [`RateLimit`] (which the caller passes in, so
+/// that each connection keeps only its own state: 40 bytes, not 56).
+#[derive(Debug)]
+pub struct TokenBucket {
     tokens: f64,
     refilled: Instant,
     last_notice: Option<Instant>,
@@ -32,24 +48,21 @@ pub enum Admission {
 }
 
 impl TokenBucket {
-    pub fn new(rate: u32, burst: u32, now: Instant) -> Self {
-        let burst = f64::from(burst.max(1));
+    pub fn new(limit: &RateLimit, now: Instant) -> Self {
         Self {
-            rate: f64::from(rate),
-            burst,
-            tokens: burst,
+            tokens: limit.burst,
             refilled: now,
             last_notice: None,
         }
     }
 
     /// Takes one token if there is one.
-    pub fn admit(&mut self, now: Instant) -> Admission {
-        if self.rate == 0.0 {
+    pub fn admit(&mut self, limit: &RateLimit, now: Instant) -> Admission {
+        if limit.rate == 0.0 {
             return Admission::Admit;
         }
         let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.tokens = (self.tokens + elapsed * limit.rate).min(limit.burst);
         self.refilled = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -74,30 +87,32 @@ mod tests {
     #[test]
     fn bursts_then_refills_at_the_rate() {
         let start = Instant::now();
-        let mut bucket = TokenBucket::new(10, 3, start);
+        let limit = RateLimit::new(10, 3);
+        let mut bucket = TokenBucket::new(&limit, start);
         for _ in 0..3 {
-            assert_eq!(bucket.admit(start), Admission::Admit);
+            assert_eq!(bucket.admit(&limit, start), Admission::Admit);
         }
-        assert_eq!(bucket.admit(start), Admission::DropAndNotify);
-        assert_eq!(bucket.admit(start), Admission::Drop);
+        assert_eq!(bucket.admit(&limit, start), Admission::DropAndNotify);
+        assert_eq!(bucket.admit(&limit, start), Admission::Drop);
         // 100 ms at 10/s is one token.
         let later = start + Duration::from_millis(100);
-        assert_eq!(bucket.admit(later), Admission::Admit);
-        assert_eq!(bucket.admit(later), Admission::Drop);
+        assert_eq!(bucket.admit(&limit, later), Admission::Admit);
+        assert_eq!(bucket.admit(&limit, later), Admission::Drop);
         // The notice comes again once per interval.
         let much_later = start + RATE_LIMIT_NOTICE_EVERY + Duration::from_millis(150);
-        assert_eq!(bucket.admit(much_later), Admission::Admit);
-        assert_eq!(bucket.admit(much_later), Admission::Admit);
-        assert_eq!(bucket.admit(much_later), Admission::Admit);
-        assert_eq!(bucket.admit(much_later), Admission::DropAndNotify);
+        assert_eq!(bucket.admit(&limit, much_later), Admission::Admit);
+        assert_eq!(bucket.admit(&limit, much_later), Admission::Admit);
+        assert_eq!(bucket.admit(&limit, much_later), Admission::Admit);
+        assert_eq!(bucket.admit(&limit, much_later), Admission::DropAndNotify);
     }
 
     #[test]
     fn zero_rate_is_unlimited() {
         let now = Instant::now();
-        let mut bucket = TokenBucket::new(0, 1, now);
+        let limit = RateLimit::new(0, 1);
+        let mut bucket = TokenBucket::new(&limit, now);
         for _ in 0..10_000 {
-            assert_eq!(bucket.admit(now), Admission::Admit);
+            assert_eq!(bucket.admit(&limit, now), Admission::Admit);
         }
     }
 }

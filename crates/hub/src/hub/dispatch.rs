@@ -22,7 +22,7 @@ impl Hub {
     /// queued to the connection as `error` messages; nothing here can fail the server.
     pub async fn handle_text(&self, connection: &Arc<Connection>, text: &str) {
         connection.count_in();
-        match connection.admit() {
+        match connection.admit(&self.rate_limit) {
             Admission::Admit => {}
             Admission::Drop => return,
             Admission::DropAndNotify => {
