@@ -20,7 +20,9 @@ pub const DEFAULT_WS_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Initial read buffer per WebSocket (tungstenite allocates it up front, so it is most of
 /// an idle connection's memory); it grows on demand for larger messages.
 pub const DEFAULT_WS_READ_BUFFER: usize = 256;
-/// Outgoing bytes buffered per WebSocket before a write waits for the socket.
+/// Outgoing bytes tungstenite buffers per WebSocket before a write waits for the socket.
+/// Since `/ws` writes its data frames itself (straight from the shared JSON, one write per
+/// batch), this applies only to control frames there, and to everything on `/ws/echo`.
 pub const DEFAULT_WS_WRITE_BUFFER: usize = 8 * 1024;
 /// Deliveries written per batch before flushing, so one busy connection does not
 /// monopolize a worker thread.
