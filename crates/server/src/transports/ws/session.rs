@@ -364,8 +364,9 @@ fn push_text_header(bytes: &mut Vec<u8>, len: usize) {
 mod tests {
     use super::{Session, push_text_header};
 
-    /// The session is most of an idle connection's task; tokio rounds a task up to 128
-    /// bytes, and a session over 408 bytes makes every task 640 instead of 512.
+    /// The session is most of an idle connection's task, which tokio rounds up to a
+    /// multiple of 128 bytes: at 408 bytes the task is 512 (measured with heaptrack, see
+    /// docs/benchmarks.md); a larger session risks the 640-byte step for every connection.
     #[test]
     fn an_idle_session_stays_small() {
         let size = std::mem::size_of::<Session>();
