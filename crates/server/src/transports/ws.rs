@@ -42,6 +42,7 @@ use super::{
 };
 use crate::{app::AppState, config::WsConfig};
 
+mod raw_write;
 mod session;
 use session::Session;
 

@@ -1,11 +1,12 @@
 //! One `/ws` connection as a hand-written future: what an idle connection costs is
-//! exactly the fields of [`Session`] (the socket, three `Arc`s, two instants and two
-//! empty `Option<Box<_>>`s), with no compiler-laid-out `async` state around it.
+//! exactly the fields of [`Session`] (the socket, three `Arc`s, an instant, two `u32`
+//! times and two empty `Option<Box<_>>`s), with no compiler-laid-out `async` state
+//! around it.
 //!
 //! Guarantees (the same as a `select!` loop over read, outbox and heartbeat would give):
 //! - Reading, handling a client message, and writing a batch happen one at a time, in
 //!   that task: a message's replies are queued before the next frame is read.
-//! - Server frames are written straight from the shared JSON bytes (header + payload),
+//! - Server frames are written straight from the shared JSON bytes (`raw_write.rs`),
 //!   not through tungstenite's write buffer, which would keep the capacity of the largest
 //!   frame ever written for the life of the connection. Tungstenite still reads every
 //!   frame (RFC 6455 checks, close codes) and writes its own control replies (pong,
@@ -26,16 +27,16 @@ use std::{
     time::Duration,
 };
 
-use futures_util::{Sink, Stream};
+use futures_util::Stream;
 use switchboard_hub::{Connection, Delivery, Hub};
 use switchboard_protocol::{CloseCode, ErrorCode, ProtocolError};
-use tokio::{
-    io::AsyncWrite,
-    time::{Instant, Sleep},
-};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{CLOSE_LINGER, Ended, close, fail_code, linger};
+use super::{
+    CLOSE_LINGER, Ended, close, fail_code, linger,
+    raw_write::{PendingWrite, WriteOutcome},
+};
 use crate::{
     config::{WS_WRITE_BATCH, WsConfig},
     transports::upgrade::ServerSocket,
@@ -43,13 +44,6 @@ use crate::{
 
 /// A boxed piece of cold work.
 type Cold = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// RFC 6455 first header byte: FIN and the text opcode.
-const TEXT_FRAME: u8 = 0x81;
-/// An unmasked, empty ping: FIN and the ping opcode, length 0.
-const PING_FRAME: [u8; 2] = [0x89, 0x00];
-/// The longest server frame header: 2 bytes and a 64-bit length.
-const MAX_HEADER: usize = 10;
 
 /// Where the session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,23 +53,6 @@ enum Phase {
     Ending(Ended),
     /// Leaving the hub (the `cold` future); then done.
     Disconnecting,
-}
-
-/// Bytes on their way to the socket.
-struct PendingWrite {
-    bytes: Vec<u8>,
-    written: usize,
-    /// True once tungstenite's own buffered frames (pongs) are out.
-    tungstenite_flushed: bool,
-    /// Armed the first time the socket pushes back.
-    deadline: Option<Pin<Box<Sleep>>>,
-}
-
-enum WriteOutcome {
-    Done,
-    /// The socket failed; the read side reports it.
-    Failed,
-    TimedOut,
 }
 
 pub(crate) struct Session {
@@ -191,62 +168,17 @@ impl Session {
         }
     }
 
-    /// Queues `batch` (and nothing else) as one raw write.
+    /// Queues `batch` (and a ping, if asked) as one raw write.
     fn start_write(&mut self, batch: &[Arc<Delivery>], ping: bool) {
-        let len: usize = batch.iter().map(|d| d.json.len() + MAX_HEADER).sum();
-        let mut bytes = Vec::with_capacity(len + PING_FRAME.len());
-        for delivery in batch {
-            push_text_header(&mut bytes, delivery.json.len());
-            bytes.extend_from_slice(&delivery.json);
-        }
-        if ping {
-            bytes.extend_from_slice(&PING_FRAME);
-        }
-        self.write = Some(Box::new(PendingWrite {
-            bytes,
-            written: 0,
-            tungstenite_flushed: false,
-            deadline: None,
-        }));
+        self.write = Some(Box::new(PendingWrite::new(batch, ping)));
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<WriteOutcome> {
         let idle_timeout = self.config.ws.idle_timeout;
-        let (Some(socket), Some(write)) = (self.socket.as_mut(), self.write.as_mut()) else {
-            return Poll::Ready(WriteOutcome::Done);
-        };
-        let progress = (|| {
-            if !write.tungstenite_flushed {
-                match Pin::new(&mut *socket).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => write.tungstenite_flushed = true,
-                    Poll::Ready(Err(_)) => return Poll::Ready(WriteOutcome::Failed),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-            let io = socket.get_mut();
-            while write.written < write.bytes.len() {
-                match Pin::new(&mut *io).poll_write(cx, &write.bytes[write.written..]) {
-                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                        return Poll::Ready(WriteOutcome::Failed);
-                    }
-                    Poll::Ready(Ok(n)) => write.written += n,
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-            match Pin::new(io).poll_flush(cx) {
-                Poll::Ready(Ok(())) => Poll::Ready(WriteOutcome::Done),
-                Poll::Ready(Err(_)) => Poll::Ready(WriteOutcome::Failed),
-                Poll::Pending => Poll::Pending,
-            }
-        })();
-        if progress.is_ready() {
-            return progress;
+        match (self.socket.as_mut(), self.write.as_mut()) {
+            (Some(socket), Some(write)) => write.poll(socket, cx, idle_timeout),
+            _ => Poll::Ready(WriteOutcome::Done),
         }
-        let deadline = write
-            .deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle_timeout)));
-        ready!(deadline.as_mut().poll(cx));
-        Poll::Ready(WriteOutcome::TimedOut)
     }
 
     /// The client did not take a batch in time: a slow consumer.
@@ -346,23 +278,9 @@ impl Future for Session {
     }
 }
 
-/// Appends an unmasked text frame header for a payload of `len` bytes (RFC 6455 5.2).
-fn push_text_header(bytes: &mut Vec<u8>, len: usize) {
-    bytes.push(TEXT_FRAME);
-    if len < 126 {
-        bytes.push(len as u8);
-    } else if let Ok(len) = u16::try_from(len) {
-        bytes.push(126);
-        bytes.extend_from_slice(&len.to_be_bytes());
-    } else {
-        bytes.push(127);
-        bytes.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Session, push_text_header};
+    use super::Session;
 
     /// The session is most of an idle connection's task, which tokio rounds up to a
     /// multiple of 128 bytes: at 408 bytes the task is 512 (measured with heaptrack, see
@@ -371,20 +289,5 @@ mod tests {
     fn an_idle_session_stays_small() {
         let size = std::mem::size_of::<Session>();
         assert!(size <= 408, "Session is {size} bytes");
-    }
-
-    #[test]
-    fn headers_use_the_shortest_length_form() {
-        for (len, expected) in [
-            (0usize, vec![0x81, 0]),
-            (125, vec![0x81, 125]),
-            (126, vec![0x81, 126, 0, 126]),
-            (65_535, vec![0x81, 126, 0xff, 0xff]),
-            (65_536, vec![0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0]),
-        ] {
-            let mut bytes = Vec::new();
-            push_text_header(&mut bytes, len);
-            assert_eq!(bytes, expected, "length {len}");
-        }
     }
 }
