@@ -85,7 +85,7 @@ pub(crate) struct ServeArgs {
     /// Initial read buffer per WebSocket, in bytes (grows on demand).
     #[arg(long, env = "SWITCHBOARD_WS_READ_BUFFER", default_value_t = switchboard_server::config::DEFAULT_WS_READ_BUFFER)]
     ws_read_buffer: usize,
-    /// Outgoing bytes buffered per WebSocket before a write waits for the socket.
+    /// Outgoing bytes tungstenite buffers per WebSocket: control frames on /ws (data frames are written directly), everything on /ws/echo.
     #[arg(long, env = "SWITCHBOARD_WS_WRITE_BUFFER", default_value_t = switchboard_server::config::DEFAULT_WS_WRITE_BUFFER)]
     ws_write_buffer: usize,
 
