@@ -23,7 +23,12 @@ pub(crate) async fn run(args: &ClientArgs) -> Result<(), ClientExit> {
         "connected over {transport} as {} (server epoch {}); {}",
         status.connection_id, status.epoch, status.reason
     ));
-    if status.idle_timeout.is_zero() {
+    if status.heartbeat.is_zero() {
+        say(&format!(
+            "no heartbeats on this transport: every poll is a sign of life, and the server ends a session not polled for {:?}",
+            status.idle_timeout
+        ));
+    } else if status.idle_timeout.is_zero() {
         say(&format!(
             "the server heartbeats every {:?}; three missed heartbeats mean the connection is dead",
             status.heartbeat
