@@ -233,11 +233,13 @@ impl Broker for MemoryBroker {
         let epoch_changed = request.epoch.as_deref().is_some_and(|e| e != self.epoch);
 
         // What to recover, from which seq, and what is lost.
-        let mut gap = None;
+        // What is lost, in the order the client should hear it: first that its epoch is
+        // gone (if it is), then any hole in what this epoch's history still holds.
+        let mut gaps: Vec<(u64, Option<u64>, GapReason)> = Vec::new();
         let recover_after = match request.since {
             None => None,
             Some(since) if epoch_changed => {
-                gap = Some((since + 1, None, GapReason::EpochChanged));
+                gaps.push((since + 1, None, GapReason::EpochChanged));
                 Some(0)
             }
             Some(since) if since > last_seq => {
@@ -256,12 +258,8 @@ impl Broker for MemoryBroker {
                 .front()
                 .and_then(|(_, d)| d.position.as_ref().map(|p| p.seq))
                 .unwrap_or(last_seq + 1);
-            if after + 1 < first_kept && gap.is_none() {
-                gap = Some((after + 1, Some(first_kept - 1), GapReason::HistoryExceeded));
-            } else if after + 1 < first_kept {
-                // Epoch changed and history since the restart is incomplete too: the gap
-                // message already says history is gone; report the new epoch's hole as well.
-                gap = gap.map(|(from, _, reason)| (from, None, reason));
+            if after + 1 < first_kept {
+                gaps.push((after + 1, Some(first_kept - 1), GapReason::HistoryExceeded));
             }
             missed.extend(
                 state
@@ -271,7 +269,7 @@ impl Broker for MemoryBroker {
                     .map(|(_, d)| d.clone()),
             );
         }
-        let resumed = request.since.is_some() && gap.is_none();
+        let resumed = request.since.is_some() && gaps.is_empty();
         let connection = &request.connection;
 
         let subscribed = ServerMessage::Subscribed {
@@ -284,7 +282,7 @@ impl Broker for MemoryBroker {
         };
         let mut sent =
             u64::from(connection.send(Delivery::reply(&subscribed)) == crate::Push::Queued);
-        if let Some((from, to, reason)) = gap {
+        for (from, to, reason) in gaps {
             let gap = ServerMessage::Gap {
                 channel: request.channel.to_string(),
                 epoch: self.epoch.clone(),

@@ -156,6 +156,32 @@ async fn an_epoch_change_is_a_gap_and_the_current_epoch_is_replayed() {
 }
 
 #[tokio::test]
+async fn an_epoch_change_with_a_short_history_reports_both_gaps() {
+    let hub = hub_with(|config| config.history_size = 2);
+    publish_n(&hub, "c", 5).await;
+    let client = hub.connect(Transport::Websocket, None);
+    send(
+        &hub,
+        &client,
+        json!({"type": "subscribe", "channel": "c", "since": 9, "epoch": "old-epoch"}),
+    )
+    .await;
+    let messages = drain(&client);
+    assert_eq!(messages[0]["type"], "subscribed");
+    assert_eq!(messages[0]["resumed"], false);
+    assert_eq!(messages[1]["reason"], "epoch_changed");
+    assert_eq!(messages[1]["from"], 10);
+    assert!(messages[1].get("to").is_none());
+    // This epoch's seqs 1..=3 fell out of the 2-message history before the client came.
+    assert_eq!(messages[2]["reason"], "history_exceeded");
+    assert_eq!(
+        (messages[2]["from"].clone(), messages[2]["to"].clone()),
+        (json!(1), json!(3))
+    );
+    assert_eq!(seqs(&messages[3..]), [4, 5]);
+}
+
+#[tokio::test]
 async fn since_ahead_is_112_and_keeps_an_existing_subscription_intact() {
     let hub = hub_with(|_| {});
     publish_n(&hub, "c", 2).await;
