@@ -154,6 +154,11 @@ async fn serve(
         loop {
             let n = upstream_read.read(&mut buf).await?;
             if n == 0 {
+                if frozen.load(Ordering::Relaxed) {
+                    // A frozen path carries nothing, not even the server's close: the
+                    // client must find out by itself that the line went silent.
+                    std::future::pending::<()>().await;
+                }
                 return std::io::Result::Ok(());
             }
             if hold || frozen.load(Ordering::Relaxed) {
