@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::{fanout::FanoutResult, idle::IdleResult};
+use crate::{fanout::FanoutResult, idle::IdleResult, target::proc_kib_field};
 
 /// The machine a run measured.
 #[derive(Debug, Clone, Serialize)]
@@ -21,17 +21,7 @@ pub struct Machine {
 impl Machine {
     pub fn detect() -> Self {
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let memory_total_bytes = meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map_or(0, |kib| kib * 1024);
+        let memory_total_bytes = proc_kib_field(&meminfo, "MemTotal").unwrap_or(0);
         Self {
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_total_bytes,

@@ -170,12 +170,10 @@ impl ServerProcess {
     }
 }
 
-/// Resident memory of `pid` in bytes (`VmRSS` in `/proc/<pid>/status`).
-pub fn rss_bytes(pid: u32) -> Result<u64, BenchError> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+/// A `Name:   1234 kB` field of a `/proc` text file (`status`, `meminfo`), in bytes.
+pub fn proc_kib_field(text: &str, field: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| {
             rest.trim()
                 .trim_end_matches("kB")
@@ -184,6 +182,12 @@ pub fn rss_bytes(pid: u32) -> Result<u64, BenchError> {
                 .ok()
         })
         .map(|kib| kib * 1024)
+}
+
+/// Resident memory of `pid` in bytes (`VmRSS` in `/proc/<pid>/status`).
+pub fn rss_bytes(pid: u32) -> Result<u64, BenchError> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    proc_kib_field(&status, "VmRSS")
         .ok_or_else(|| BenchError::Server(format!("no VmRSS for pid {pid}")))
 }
 
@@ -228,4 +232,20 @@ pub fn load_average() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod proc_tests {
+    use super::proc_kib_field;
+
+    #[test]
+    fn reads_kib_fields_as_bytes() {
+        let status = "Name:\tswitchboard\nVmRSS:\t   9876 kB\nVmRSSx:\t1 kB\n";
+        assert_eq!(proc_kib_field(status, "VmRSS"), Some(9876 * 1024));
+        assert_eq!(
+            proc_kib_field("MemTotal:       24576 kB\n", "MemTotal"),
+            Some(24576 * 1024)
+        );
+        assert_eq!(proc_kib_field(status, "VmHWM"), None);
+    }
 }

@@ -112,17 +112,7 @@ impl Peer {
                 cursor,
                 pending,
             } => {
-                let body = json!({"connection_id": id, "cursor": cursor, "message": message});
-                let response = post_json(server.http_addr(), path, &body).await;
-                assert_eq!(
-                    response.status,
-                    200,
-                    "{}",
-                    String::from_utf8_lossy(&response.body)
-                );
-                let body = response.json();
-                *cursor = body["cursor"].as_u64().unwrap();
-                pending.extend(body["messages"].as_array().unwrap().iter().cloned());
+                poll_once(server, path, id, cursor, pending, Some(message)).await;
             }
         }
     }
@@ -161,17 +151,7 @@ impl Peer {
                     if seen.len() >= count {
                         break;
                     }
-                    let body = json!({"connection_id": id, "cursor": cursor});
-                    let response = post_json(server.http_addr(), path, &body).await;
-                    assert_eq!(
-                        response.status,
-                        200,
-                        "{}",
-                        String::from_utf8_lossy(&response.body)
-                    );
-                    let body = response.json();
-                    *cursor = body["cursor"].as_u64().unwrap();
-                    pending.extend(body["messages"].as_array().unwrap().iter().cloned());
+                    poll_once(server, path, id, cursor, pending, None).await;
                     if *path == "/short-poll" && pending.is_empty() {
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                     }
@@ -180,6 +160,32 @@ impl Peer {
         }
         seen
     }
+}
+
+/// One poll (optionally carrying `message`): acknowledges `cursor`, keeps the new one,
+/// and queues the messages it returned.
+async fn poll_once(
+    server: &Server,
+    path: &str,
+    id: &str,
+    cursor: &mut u64,
+    pending: &mut Vec<Value>,
+    message: Option<Value>,
+) {
+    let mut body = json!({"connection_id": id, "cursor": *cursor});
+    if let Some(message) = message {
+        body["message"] = message;
+    }
+    let response = post_json(server.http_addr(), path, &body).await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let body = response.json();
+    *cursor = body["cursor"].as_u64().unwrap();
+    pending.extend(body["messages"].as_array().unwrap().iter().cloned());
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use switchboard_protocol::{
 
 use super::Hub;
 use crate::{
-    broker::{BrokerError, Published, SubscribeRequest},
+    broker::{BrokerError, SubscribeRequest},
     connection::Connection,
     rate::Admission,
 };
@@ -73,7 +73,6 @@ impl Hub {
         connection: &Arc<Connection>,
         message: ClientMessage,
     ) -> Result<(), ProtocolError> {
-        let from = Some(connection.id().as_str());
         match message {
             ClientMessage::Chat {
                 id,
@@ -86,31 +85,17 @@ impl Hub {
                     user: &user,
                     text: &text,
                 };
-                let published = self
-                    .broker
-                    .publish(&channel, body, from)
-                    .await
-                    .map_err(to_protocol)?;
-                self.ack(connection, id, &channel, published);
+                self.publish_and_ack(connection, id, &channel, body).await?;
             }
             ClientMessage::Broadcast { id, text } => {
                 let body = Body::Broadcast { text: &text };
-                let published = self
-                    .broker
-                    .publish(&self.broadcast, body, from)
-                    .await
-                    .map_err(to_protocol)?;
-                self.ack(connection, id, &self.broadcast, published);
+                self.publish_and_ack(connection, id, &self.broadcast, body)
+                    .await?;
             }
             ClientMessage::Publish { id, channel, data } => {
                 self.check_writable(&channel)?;
                 let body = Body::Message { data: &data };
-                let published = self
-                    .broker
-                    .publish(&channel, body, from)
-                    .await
-                    .map_err(to_protocol)?;
-                self.ack(connection, id, &channel, published);
+                self.publish_and_ack(connection, id, &channel, body).await?;
             }
             ClientMessage::Ping { id } => {
                 self.reply(connection, &ServerMessage::Pong { id, ts: now_ms() })
@@ -243,13 +228,21 @@ impl Hub {
         Ok(())
     }
 
-    fn ack(
+    /// Publishes as `connection` and, when the request carried an `id`, answers `ack`
+    /// with the assigned `seq`.
+    async fn publish_and_ack(
         &self,
         connection: &Connection,
         id: Option<RequestId>,
         channel: &ChannelName,
-        published: Published,
-    ) {
+        body: Body<'_>,
+    ) -> Result<(), ProtocolError> {
+        let from = Some(connection.id().as_str());
+        let published = self
+            .broker
+            .publish(channel, body, from)
+            .await
+            .map_err(to_protocol)?;
         if let Some(id) = id {
             let ack = ServerMessage::Ack {
                 id,
@@ -259,6 +252,7 @@ impl Hub {
             };
             self.reply(connection, &ack);
         }
+        Ok(())
     }
 }
 
