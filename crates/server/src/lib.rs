@@ -6,7 +6,7 @@
 //! - [`server`]: [`Server::start`] binds the listeners; [`Server::shutdown`] stops them gracefully.
 //! - [`app`]: the HTTP routes.
 //! - [`api`]: `GET /healthz` and `GET /api/stats`.
-//! - [`feeds`]: server-side publishers (`clock`, ...) into read-only channels.
+//! - [`feeds`]: the `switchboard-feeds` crate (clock, metrics, weather), which the server starts.
 //! - [`web`]: the dashboard page and its scripts, embedded in the binary.
 //! - [`academy`]: the dashboard's server side: the connection simulator.
 //! - [`transports`]: `ws` (the hub over WebSocket), `echo` (a bare WebSocket echo),
@@ -16,10 +16,12 @@ pub mod academy;
 pub mod api;
 pub mod app;
 pub mod config;
-pub mod feeds;
 pub mod server;
 pub mod transports;
 pub mod web;
+
+/// The feeds the server runs, re-exported so configuration paths stay short.
+pub use switchboard_feeds as feeds;
 
 pub use config::{ServerConfig, WsConfig};
 pub use server::{Server, ServerError};

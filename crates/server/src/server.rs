@@ -15,7 +15,6 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     app::{AppState, router},
     config::ServerConfig,
-    feeds,
     transports::tcp,
 };
 
@@ -101,7 +100,12 @@ impl Server {
                 shutdown.clone(),
             ));
         }
-        feeds::spawn_all(&hub, &state.config, &tasks, &shutdown);
+        let feeds = switchboard_feeds::FeedsConfig {
+            clock: &state.config.clock,
+            metrics: &state.config.metrics,
+            weather: &state.config.weather,
+        };
+        switchboard_feeds::spawn_all(&hub, feeds, &tasks, &shutdown);
         crate::transports::ws::spawn_heartbeat(&hub, &state.config.ws, &tasks, &shutdown);
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let listener = listener.tap_io(|tcp| {

@@ -1,5 +1,5 @@
 //! The `clock` feed: the server time, published into the read-only `clock` channel every
-//! `interval` (3 s by default, as in seed 004's time broadcast).
+//! `interval` (3 s by default, the time broadcast of the classic raw-socket demo).
 //!
 //! Each tick publishes one `message` whose `data` is
 //! `{"iso":"2026-11-21T22:30:00.123Z","unix_ms":1795300200123}` (RFC 3339 in UTC with

@@ -1,4 +1,4 @@
-//! Server feeds: tasks that publish into read-only channels through
+//! switchboard's server feeds: tasks that publish into read-only channels through
 //! [`Hub::publish`](switchboard_hub::Hub::publish), so their messages get sequence numbers,
 //! history and every transport like any other channel message. Clients cannot publish
 //! into these channels (error 109).
@@ -7,10 +7,11 @@
 //! token is cancelled, so graceful shutdown waits for it.
 //!
 //! # Layout
-//! - [`clock`]: the server time on `clock` (seed 004).
-//! - [`metrics`]: machine and switchboard figures on `metrics` (seed 000).
+//! - [`clock`]: the server time on `clock`, every 3 s by default.
+//! - [`metrics`]: machine (CPU, memory, disk, network) and switchboard figures on
+//!   `metrics`, charted by the dashboard.
 //! - [`weather`]: Open-Meteo current conditions on `weather`, fetched by
-//!   `weather_source` (seed 000).
+//!   `weather_source`, for the dashboard's weather cards.
 
 pub mod clock;
 pub mod metrics;
@@ -22,12 +23,23 @@ use std::sync::Arc;
 use switchboard_hub::Hub;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::config::ServerConfig;
+use crate::{clock::ClockFeedConfig, metrics::MetricsFeedConfig, weather::WeatherFeedConfig};
+
+/// Which feeds run, and how: the feeds' part of the server configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedsConfig<'a> {
+    /// The `clock` feed.
+    pub clock: &'a ClockFeedConfig,
+    /// The `metrics` feed.
+    pub metrics: &'a MetricsFeedConfig,
+    /// The `weather` feed.
+    pub weather: &'a WeatherFeedConfig,
+}
 
 /// Starts every enabled feed on `tasks`; each stops when `shutdown` is cancelled.
-pub(crate) fn spawn_all(
+pub fn spawn_all(
     hub: &Arc<Hub>,
-    config: &ServerConfig,
+    config: FeedsConfig<'_>,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) {
