@@ -11,12 +11,11 @@
 //! - [`metrics`]: machine (CPU, memory, disk, network) and switchboard figures on
 //!   `metrics`, charted by the dashboard.
 //! - [`weather`]: Open-Meteo current conditions on `weather`, fetched by
-//!   `weather_source`, for the dashboard's weather cards.
+//!   `weather::source`, for the dashboard's weather cards.
 
 pub mod clock;
 pub mod metrics;
 pub mod weather;
-mod weather_source;
 
 use std::sync::Arc;
 

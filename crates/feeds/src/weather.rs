@@ -2,7 +2,7 @@
 //! API, published into the read-only `weather` channel.
 //!
 //! Every `refresh` the feed fetches all cities in parallel (one request each, with a
-//! per-request timeout and retries with exponential backoff, see [`super::weather_source`])
+//! per-request timeout and retries with exponential backoff, see [`source`])
 //! and publishes one snapshot of all cities, but only when a reading (or an error)
 //! changed since the last publication, so subscribers see news rather than repeats.
 //!
@@ -18,7 +18,9 @@ use switchboard_hub::Hub;
 use switchboard_protocol::{ChannelName, now_ms};
 use tokio_util::sync::CancellationToken;
 
-use super::weather_source::{Fetcher, simulated_reading};
+mod source;
+
+use self::source::{Fetcher, simulated_reading};
 
 /// Open-Meteo's public API (no key needed).
 pub const DEFAULT_WEATHER_BASE_URL: &str = "https://api.open-meteo.com";

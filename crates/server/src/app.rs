@@ -1,15 +1,13 @@
-//! The HTTP routes, and the state every handler shares.
+//! The state every HTTP handler shares. It sits at the bottom of the server crate: it
+//! imports no handler, so every handler can import it without a cycle (the routes that
+//! wire handlers to paths are in [`crate::routes`]).
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::{
-    Router,
-    routing::{get, post},
-};
 use switchboard_hub::Hub;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{academy, api, config::ServerConfig, transports, web};
+use crate::config::ServerConfig;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -24,18 +22,4 @@ pub struct AppState {
     pub http_addr: SocketAddr,
     /// Where the raw TCP listener is bound, when TCP is on (shown by the dashboard).
     pub tcp_addr: Option<SocketAddr>,
-}
-
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(api::healthz))
-        .route("/api/stats", get(api::stats))
-        .route("/ws", get(transports::ws::handler))
-        .route("/ws/echo", get(transports::echo::handler))
-        .route("/sse", get(transports::sse::handler))
-        .route("/sse/message", post(transports::sse::message_handler))
-        .merge(transports::poll::router(&state))
-        .merge(web::routes())
-        .merge(academy::routes(&state))
-        .with_state(state)
 }

@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`config`]: every limit and interval, per transport, with its default.
 //! - [`server`]: [`Server::start`] binds the listeners; [`Server::shutdown`] stops them gracefully.
-//! - [`app`]: the HTTP routes.
+//! - [`app`]: [`AppState`](app::AppState), what every handler shares (imports no handler).
+//! - [`routes`]: the HTTP routes.
 //! - [`api`]: `GET /healthz` and `GET /api/stats`.
 //! - [`feeds`]: the `switchboard-feeds` crate (clock, metrics, weather), which the server starts.
 //! - [`web`]: the dashboard page and its scripts, embedded in the binary.
@@ -16,6 +17,7 @@ pub mod academy;
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod routes;
 pub mod server;
 pub mod transports;
 pub mod web;

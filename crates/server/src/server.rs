@@ -12,11 +12,7 @@ use switchboard_hub::Hub;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{
-    app::{AppState, router},
-    config::ServerConfig,
-    transports::tcp,
-};
+use crate::{app::AppState, config::ServerConfig, routes::router, transports::tcp};
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::weather::{City, Reading, WeatherFeedConfig};
+use super::{City, Reading, WeatherFeedConfig};
 
 /// The readings asked of Open-Meteo.
 const CURRENT_FIELDS: &str = "temperature_2m,relative_humidity_2m,wind_speed_10m,weather_code";
