@@ -8,8 +8,10 @@
 
 use crate::{BenchError, target::TargetKind, wire::WsConn};
 
-/// Engine.IO's ping (server to client) and its answer.
+/// Engine.IO's ping, sent by the server as the text frame `2`.
 pub const ENGINE_PING: &[u8] = b"2";
+/// Engine.IO's pong, the client's answer `3` to [`ENGINE_PING`]; without it Socket.IO
+/// closes the connection after its ping timeout.
 pub const ENGINE_PONG: &[u8] = b"3";
 
 /// The JSON object a message carries: the payload itself, or a Socket.IO event's

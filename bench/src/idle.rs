@@ -35,6 +35,7 @@ const IDLE_CHANNEL: &str = "lobby";
 /// How to run the scenario.
 #[derive(Debug, Clone)]
 pub struct IdleOptions {
+    /// Connections to open (N); the process's open-files limit must allow them.
     pub connections: usize,
     /// Handshakes in flight at once.
     pub concurrency: usize,
@@ -45,13 +46,22 @@ pub struct IdleOptions {
 /// What the scenario measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct IdleResult {
+    /// The target's name ([`TargetKind::name`]).
     pub target: &'static str,
+    /// Connections that opened and read their greeting (N in the figure below).
     pub connections: usize,
+    /// Connections that failed or timed out while opening (the first error is logged).
     pub failed: usize,
+    /// The server's settled RSS before any connection, in bytes.
     pub rss_empty_bytes: u64,
+    /// The server's settled RSS with every connection open and idle, in bytes.
     pub rss_loaded_bytes: u64,
+    /// `(rss_loaded_bytes − rss_empty_bytes) / connections`, in bytes (0 when no
+    /// connection opened; may be negative if the server returned memory meanwhile).
     pub bytes_per_connection: f64,
+    /// Time to open every connection and read its greeting, in seconds.
     pub connect_seconds: f64,
+    /// `connections / connect_seconds`: the rate the server accepted connections at.
     pub connections_per_second: f64,
 }
 

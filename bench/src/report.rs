@@ -13,12 +13,17 @@ use crate::{fanout::FanoutResult, idle::IdleResult, target::proc_kib_field};
 /// The machine a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
+    /// CPUs this process may use (`available_parallelism`; 1 when unknown).
     pub cpus: usize,
+    /// Physical memory, in bytes (`MemTotal` in `/proc/meminfo`; 0 when unreadable).
     pub memory_total_bytes: u64,
+    /// The Linux kernel release (`/proc/sys/kernel/osrelease`; empty when unreadable).
     pub kernel: String,
 }
 
 impl Machine {
+    /// Reads the figures of the machine this process runs on; never fails (an unreadable
+    /// figure is left at 0 or empty).
     pub fn detect() -> Self {
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let memory_total_bytes = proc_kib_field(&meminfo, "MemTotal").unwrap_or(0);
@@ -36,9 +41,13 @@ impl Machine {
 /// switchboard against a peer on one metric.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ratio {
+    /// What is compared, with its unit (e.g. "idle bytes per connection").
     pub metric: &'static str,
+    /// The peer target's name ([`crate::target::TargetKind::name`]).
     pub peer: &'static str,
+    /// switchboard's (`/ws`) value of the metric.
     pub switchboard: f64,
+    /// The peer's value of the metric.
     pub peer_value: f64,
     /// Above 1: switchboard is better by this factor.
     pub advantage: f64,
@@ -51,10 +60,15 @@ pub struct Report {
     pub started_unix_seconds: u64,
     /// The bench's own command line, so a report says how it was produced.
     pub command: Vec<String>,
+    /// The machine the run measured.
     pub machine: Machine,
+    /// Extra flags the `switchboard` server was started with.
     pub switchboard_args: Vec<String>,
+    /// One result per idle-memory scenario run, in run order.
     pub idle: Vec<IdleResult>,
+    /// One result per fan-out scenario run, in run order.
     pub fanout: Vec<FanoutResult>,
+    /// switchboard against each peer, filled by [`Report::compute_ratios`].
     pub ratios: Vec<Ratio>,
 }
 

@@ -47,6 +47,8 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
+    /// The target's name in reports and on the command line (`switchboard`,
+    /// `switchboard-echo`, `node-ws`, `socketio`).
     pub fn name(self) -> &'static str {
         match self {
             TargetKind::Switchboard => "switchboard",
@@ -91,7 +93,9 @@ pub struct Programs {
 /// A running server under test.
 pub struct ServerProcess {
     child: Child,
+    /// The address it listens on (127.0.0.1 and the port it reported).
     pub addr: SocketAddr,
+    /// Its process id, for reading its RSS and CPU time from `/proc`.
     pub pid: u32,
 }
 

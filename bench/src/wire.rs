@@ -30,11 +30,15 @@ pub const MAX_FRAME: usize = 1024 * 1024;
 /// The largest handshake response accepted.
 const MAX_HANDSHAKE: usize = 8 * 1024;
 
-/// WebSocket opcodes the bench cares about.
+/// WebSocket opcode of a text frame (RFC 6455 §5.2): every hub message.
 pub const OP_TEXT: u8 = 0x1;
+/// WebSocket opcode of a binary frame (returned as is by [`WsConn::next_frame`]).
 pub const OP_BINARY: u8 = 0x2;
+/// WebSocket opcode of a close frame: [`WsConn::next_frame`] reports it as `Ok(None)`.
 pub const OP_CLOSE: u8 = 0x8;
+/// WebSocket opcode of a ping: [`WsConn::next_frame`] answers it with a pong itself.
 pub const OP_PING: u8 = 0x9;
+/// WebSocket opcode of a pong: [`WsConn::next_frame`] skips it.
 pub const OP_PONG: u8 = 0xA;
 
 /// One client connection, after a successful handshake.

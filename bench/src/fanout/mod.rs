@@ -4,7 +4,7 @@
 //! more connection, subscribed to nothing but `broadcast`, sends M `publish` messages
 //! whose `data` is exactly `payload_bytes` of JSON carrying the message's index and its
 //! send time (see [`publisher`]). Every subscriber checks order and records end-to-end
-//! latency (see [`subscriber`]).
+//! latency (see the `subscriber` module).
 //!
 //! Two modes: unpaced (`rate: None`), where the publisher runs as far ahead of the slowest
 //! subscriber as `window` allows and the figure is sustained deliveries per second (with
@@ -52,7 +52,9 @@ const DRAIN_POLL: Duration = Duration::from_millis(20);
 /// How to run the scenario.
 #[derive(Debug, Clone)]
 pub struct FanoutOptions {
+    /// Subscriber connections (S) joining [`FANOUT_CHANNEL`].
     pub subscribers: usize,
+    /// Messages to publish (M); fewer are published if `time_limit` passes first.
     pub messages: u64,
     /// Size of each message's `data` JSON, in bytes.
     pub payload_bytes: usize,
@@ -69,27 +71,40 @@ pub struct FanoutOptions {
 }
 
 /// Latency percentiles in microseconds.
+///
+/// End-to-end: from the publisher writing a message to a subscriber reading it, both
+/// timed on this process's monotonic clock, over every delivery to every subscriber; held
+/// to two significant figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
+    /// Median.
     pub p50_us: u64,
+    /// 90th percentile.
     pub p90_us: u64,
+    /// 99th percentile.
     pub p99_us: u64,
+    /// 99.9th percentile.
     pub p999_us: u64,
+    /// The slowest delivery.
     pub max_us: u64,
 }
 
 /// What the scenario measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct FanoutResult {
+    /// The target's name ([`TargetKind::name`]).
     pub target: &'static str,
+    /// Subscribers connected (all of them: a failed connection fails the run).
     pub subscribers: usize,
     /// Publishing rate asked for, in messages per second (`None`: unpaced).
     pub rate: Option<f64>,
+    /// Size of each message's `data` JSON, in bytes, as asked for.
     pub payload_bytes: usize,
     /// Size of one delivered WebSocket payload (the whole JSON message) in bytes.
     pub delivered_frame_bytes: usize,
     /// Messages published (fewer than asked when the time limit cut the run short).
     pub published: u64,
+    /// Messages received, summed over every subscriber (at most published × subscribers).
     pub deliveries: u64,
     /// Deliveries published but never received (published × subscribers − received).
     pub lost: u64,
@@ -99,8 +114,12 @@ pub struct FanoutResult {
     pub subscribers_closed: usize,
     /// `error` messages the publisher received.
     pub publisher_errors: u64,
+    /// The measured interval, in seconds: from just before the first publish to the last
+    /// delivery any subscriber received.
     pub seconds: f64,
+    /// `deliveries / seconds`: sustained fan-out throughput, summed over subscribers.
     pub deliveries_per_second: f64,
+    /// End-to-end latency of every delivery.
     pub latency: Latency,
     /// CPU seconds the server used during the measured interval (when its pid is known).
     pub server_cpu_seconds: Option<f64>,

@@ -20,8 +20,8 @@ use switchboard_protocol::ChannelName;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-/// Seed 004 broadcasts the time every 3 s: often enough to see it tick, rare enough to
-/// cost nothing.
+/// Every 3 s, like the time broadcast of the classic raw-socket demo: often enough to see
+/// it tick, rare enough to cost nothing.
 pub const DEFAULT_CLOCK_INTERVAL: Duration = Duration::from_secs(3);
 /// The channel the feed publishes into (read-only for clients).
 pub const CLOCK_CHANNEL: &str = "clock";
@@ -29,7 +29,10 @@ pub const CLOCK_CHANNEL: &str = "clock";
 /// Settings of the `clock` feed.
 #[derive(Debug, Clone)]
 pub struct ClockFeedConfig {
+    /// Whether the feed runs at all (on by default); when off, `clock` stays silent.
     pub enabled: bool,
+    /// Time between two ticks ([`DEFAULT_CLOCK_INTERVAL`] by default); zero is treated as
+    /// 1 ms, and a tick missed while the runtime stalled is skipped, not made up.
     pub interval: Duration,
 }
 
@@ -47,10 +50,12 @@ impl Default for ClockFeedConfig {
 pub struct ClockTick {
     /// RFC 3339, UTC, millisecond precision.
     pub iso: String,
+    /// The same instant in milliseconds since the Unix epoch.
     pub unix_ms: u64,
 }
 
 impl ClockTick {
+    /// The tick for `time`; a time before the Unix epoch gives `unix_ms` 0.
     pub fn at(time: SystemTime) -> Self {
         let unix_ms = time
             .duration_since(UNIX_EPOCH)

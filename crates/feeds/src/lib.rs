@@ -13,6 +13,8 @@
 //! - [`weather`]: Open-Meteo current conditions on `weather`, fetched by
 //!   `weather::source`, for the dashboard's weather cards.
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod metrics;
 pub mod weather;
@@ -27,11 +29,11 @@ use crate::{clock::ClockFeedConfig, metrics::MetricsFeedConfig, weather::Weather
 /// Which feeds run, and how: the feeds' part of the server configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct FeedsConfig<'a> {
-    /// The `clock` feed.
+    /// The `clock` feed: the server time every few seconds.
     pub clock: &'a ClockFeedConfig,
-    /// The `metrics` feed.
+    /// The `metrics` feed: machine and switchboard figures every second.
     pub metrics: &'a MetricsFeedConfig,
-    /// The `weather` feed.
+    /// The `weather` feed: Open-Meteo conditions for a list of cities.
     pub weather: &'a WeatherFeedConfig,
 }
 

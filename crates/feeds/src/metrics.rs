@@ -31,7 +31,10 @@ pub const METRICS_CHANNEL: &str = "metrics";
 /// Settings of the `metrics` feed.
 #[derive(Debug, Clone)]
 pub struct MetricsFeedConfig {
+    /// Whether the feed runs at all (on by default); when off, `metrics` stays silent.
     pub enabled: bool,
+    /// Time between two snapshots ([`DEFAULT_METRICS_INTERVAL`] by default); shorter
+    /// than 50 ms is raised to 50 ms, since each sample reads `/proc`.
     pub interval: Duration,
 }
 
@@ -47,17 +50,29 @@ impl Default for MetricsFeedConfig {
 /// One published snapshot (the `data` of a `message` on `metrics`).
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricsSnapshot {
+    /// When the snapshot was taken, in milliseconds since the Unix epoch.
     pub ts: u64,
+    /// Time since the previous snapshot, in milliseconds: the window every `_per_s` rate
+    /// below is averaged over (close to the configured interval unless sampling lagged).
     pub interval_ms: u64,
+    /// CPU usage over the last interval.
     pub cpu: CpuFigures,
+    /// Physical memory.
     pub memory: MemoryFigures,
+    /// Swap space (all zero on a machine without swap).
     pub swap: MemoryFigures,
+    /// The main filesystem's space, and disk I/O over the last interval.
     pub disk: DiskFigures,
+    /// Network traffic over the last interval, and since boot.
     pub network: NetworkFigures,
+    /// The machine's load averages.
     pub load: LoadFigures,
+    /// switchboard's own figures.
     pub switchboard: SwitchboardFigures,
 }
 
+/// CPU usage over the last interval, as `sysinfo` measures it (all zero when the system
+/// cannot be read).
 #[derive(Debug, Clone, Serialize)]
 pub struct CpuFigures {
     /// Percent of all cores, 0–100.
@@ -66,49 +81,79 @@ pub struct CpuFigures {
     pub per_core: Vec<f32>,
 }
 
+/// Memory or swap use (all zero when the system cannot be read).
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryFigures {
+    /// Installed amount, in bytes.
     pub total_bytes: u64,
+    /// Amount in use, in bytes, as `sysinfo` counts it (for memory: total minus what the
+    /// kernel reports available, so page cache does not count as used).
     pub used_bytes: u64,
+    /// `used_bytes` as a percentage of `total_bytes`, 0–100 (0 when the total is 0).
     pub percent: f64,
 }
 
+/// The main filesystem's space, and disk I/O (all zero and an empty `mount` when no disk
+/// can be read).
 #[derive(Debug, Clone, Serialize)]
 pub struct DiskFigures {
     /// The filesystem mounted at `/` (or the largest one when there is none).
     pub mount: String,
+    /// Size of that filesystem, in bytes.
     pub total_bytes: u64,
+    /// Bytes in use on it: its size minus the space still available.
     pub used_bytes: u64,
+    /// `used_bytes` as a percentage of `total_bytes`, 0–100 (0 when the size is 0).
     pub percent: f64,
-    /// Summed over every distinct disk.
+    /// Bytes read per second over the last interval, summed over every distinct disk
+    /// (a device mounted several times counts once).
     pub read_bytes_per_s: f64,
+    /// Bytes written per second over the last interval, summed like `read_bytes_per_s`.
     pub write_bytes_per_s: f64,
 }
 
+/// Network traffic (all zero when the interfaces cannot be read).
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkFigures {
-    /// Summed over every interface (loopback included: it carries switchboard's own tests).
+    /// Bytes received per second over the last interval, summed over every interface
+    /// (loopback included: it carries switchboard's own tests).
     pub rx_bytes_per_s: f64,
+    /// Bytes sent per second over the last interval, summed like `rx_bytes_per_s`.
     pub tx_bytes_per_s: f64,
+    /// Bytes received since the interfaces came up, summed over every interface.
     pub rx_total_bytes: u64,
+    /// Bytes sent since the interfaces came up, summed over every interface.
     pub tx_total_bytes: u64,
 }
 
+/// The system load averages: runnable (and, on Linux, uninterruptible) tasks averaged
+/// over 1, 5 and 15 minutes; all zero where the platform has none.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadFigures {
+    /// Average over the last minute.
     pub one: f64,
+    /// Average over the last 5 minutes.
     pub five: f64,
+    /// Average over the last 15 minutes.
     pub fifteen: f64,
 }
 
+/// switchboard's own figures, from [`Hub::stats`] and this process's memory.
 #[derive(Debug, Clone, Serialize)]
 pub struct SwitchboardFigures {
+    /// Connections open right now, per transport.
     pub connections: TransportCounts,
+    /// Connections open right now over every transport (the sum of `connections`).
     pub connections_total: u64,
+    /// Client messages received per second over the last interval (every message the
+    /// hub counted in, including rate-limited and malformed ones).
     pub messages_in_per_s: f64,
+    /// Server messages queued per second over the last interval (each subscriber's copy
+    /// counts once).
     pub messages_out_per_s: f64,
+    /// Time since the hub started, in milliseconds.
     pub uptime_ms: u64,
-    /// Resident memory of this process.
+    /// Resident memory of this process, in bytes (0 when it cannot be read).
     pub rss_bytes: u64,
 }
 

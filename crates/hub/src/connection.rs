@@ -29,10 +29,12 @@ use crate::{
 pub struct ConnectionId(Arc<str>);
 
 impl ConnectionId {
+    /// A fresh id: a random v4 UUID in its hyphenated form (36 ASCII characters).
     pub fn random() -> Self {
         Self(Arc::from(uuid::Uuid::new_v4().hyphenated().to_string()))
     }
 
+    /// The id as text, as sent to the client in `welcome` and accepted back in URLs.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -98,14 +100,18 @@ impl Connection {
         }
     }
 
+    /// The connection's id, unique and unguessable (see [`ConnectionId`]).
     pub fn id(&self) -> &ConnectionId {
         &self.id
     }
 
+    /// The transport the client connected with; fixed for the connection's life.
     pub fn transport(&self) -> Transport {
         self.transport
     }
 
+    /// The client's socket address as the server saw it (no proxy headers are read);
+    /// `None` when the transport had none to give.
     pub fn remote(&self) -> Option<SocketAddr> {
         self.remote
     }
@@ -152,10 +158,14 @@ impl Connection {
         self.outbox.close(reason);
     }
 
+    /// Messages this client has sent, counted before the rate limit, size check and
+    /// parsing (so dropped and malformed ones count too).
     pub fn messages_in(&self) -> u64 {
         self.messages_in.load(Relaxed)
     }
 
+    /// Messages queued to this client (replies, errors, channel messages, events); a
+    /// push that found the outbox closed or overflowed it is not counted.
     pub fn messages_out(&self) -> u64 {
         self.messages_out.load(Relaxed)
     }
@@ -170,10 +180,13 @@ impl Connection {
         self.counters.messages_in.fetch_add(1, Relaxed);
     }
 
+    /// The channels the connection is subscribed to right now (a copy, in the order it
+    /// joined them).
     pub fn subscriptions(&self) -> Vec<ChannelName> {
         self.subscriptions.lock().to_vec()
     }
 
+    /// Whether the connection is subscribed to `channel` right now.
     pub fn is_subscribed(&self, channel: &ChannelName) -> bool {
         self.subscriptions.lock().contains(channel)
     }
@@ -217,10 +230,13 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Adds a connection (replacing any entry with the same id, which a random UUID makes
+    /// impossible in practice).
     pub fn insert(&self, connection: Arc<Connection>) {
         self.connections.write().replace(ById(connection));
     }
 
+    /// Removes the connection with `id`, returning it if it was registered.
     pub fn remove(&self, id: &ConnectionId) -> Option<Arc<Connection>> {
         self.connections
             .write()
@@ -228,18 +244,23 @@ impl Registry {
             .map(|entry| entry.0)
     }
 
+    /// The open connection whose id is `id` (as text, straight from a request), if any.
     pub fn get(&self, id: &str) -> Option<Arc<Connection>> {
         self.connections.read().get(id).map(|entry| entry.0.clone())
     }
 
+    /// How many connections are registered right now.
     pub fn len(&self) -> usize {
         self.connections.read().len()
     }
 
+    /// True when no connection is registered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// A snapshot of every registered connection, taken under the read lock and returned
+    /// without it, so the caller may do slow work (or touch the registry) with each.
     pub fn all(&self) -> Vec<Arc<Connection>> {
         self.connections
             .read()

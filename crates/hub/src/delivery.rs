@@ -9,7 +9,11 @@ use switchboard_protocol::{ChannelName, ServerMessage};
 /// channel's sequence (for SSE ids and poll cursors).
 #[derive(Debug)]
 pub struct Delivery {
+    /// The message's `type` field (`message`, `chat`, `subscribed`, `join`…), known
+    /// without parsing the JSON: transports use it as the SSE event name.
     pub kind: &'static str,
+    /// Where the message sits in its channel's sequence; `None` for replies and events
+    /// that are not part of any channel's sequence (`welcome`, `error`, `join`…).
     pub position: Option<Position>,
     /// UTF-8 JSON text (one object).
     pub json: Bytes,
@@ -18,7 +22,9 @@ pub struct Delivery {
 /// A channel message's place in its channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
+    /// The channel the message was published on.
     pub channel: ChannelName,
+    /// Its sequence number in that channel, starting at 1 in each epoch.
     pub seq: u64,
 }
 

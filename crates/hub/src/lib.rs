@@ -26,7 +26,12 @@
 //!   the in-memory implementation ([`MemoryBroker`]).
 //! - [`hub`]: the facade transports call ([`Hub`]): open, handle, disconnect, stats.
 
+#![warn(missing_docs)]
+
 pub mod broker;
+// `HubConfig`'s fields are documented on the branch that rewrites config.rs; this allow
+// only keeps this branch warning-free until then, and goes when the two meet.
+#[allow(missing_docs)]
 pub mod config;
 pub mod connection;
 pub mod delivery;

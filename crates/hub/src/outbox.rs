@@ -31,6 +31,7 @@ use crate::delivery::Delivery;
 /// What happened to a pushed message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
+    /// The message was queued, within the outbox's bounds.
     Queued,
     /// The outbox was already closed; the message was dropped.
     Closed,
@@ -220,6 +221,7 @@ impl Outbox {
         self.state.lock().queue.len()
     }
 
+    /// True when nothing is queued right now.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -20,6 +20,8 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
+    /// `rate` messages per second on average (0 for no limit), in bursts of up to `burst`
+    /// messages (at least 1, whatever `burst` says).
     pub fn new(rate: u32, burst: u32) -> Self {
         Self {
             rate: f64::from(rate),
@@ -40,6 +42,7 @@ pub struct TokenBucket {
 /// What to do with one incoming message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
+    /// Handle it: a token was taken (or the limit is off).
     Admit,
     /// Drop it and tell the client (first drop in a notice interval).
     DropAndNotify,
@@ -48,6 +51,8 @@ pub enum Admission {
 }
 
 impl TokenBucket {
+    /// A full bucket (`burst` tokens) as of `now`, so a new connection may send a burst
+    /// straight away.
     pub fn new(limit: &RateLimit, now: Instant) -> Self {
         Self {
             tokens: limit.burst,

@@ -2,7 +2,7 @@
 //! API, published into the read-only `weather` channel.
 //!
 //! Every `refresh` the feed fetches all cities in parallel (one request each, with a
-//! per-request timeout and retries with exponential backoff, see [`source`])
+//! per-request timeout and retries with exponential backoff, see the `source` module)
 //! and publishes one snapshot of all cities, but only when a reading (or an error)
 //! changed since the last publication, so subscribers see news rather than repeats.
 //!
@@ -45,8 +45,11 @@ Mumbai:19.08:72.88;Reykjavík:64.15:-21.94";
 /// A city to report on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct City {
+    /// Display name, as given in the list (trimmed; may contain spaces and accents).
     pub name: String,
+    /// Degrees north, −90 to 90 (checked by [`parse_cities`]).
     pub latitude: f64,
+    /// Degrees east, −180 to 180 (checked by [`parse_cities`]).
     pub longitude: f64,
 }
 
@@ -89,13 +92,26 @@ pub fn parse_cities(text: &str) -> Result<Vec<City>, String> {
 /// Settings of the `weather` feed.
 #[derive(Debug, Clone)]
 pub struct WeatherFeedConfig {
+    /// Whether the feed runs at all (on by default); when off, `weather` stays silent and
+    /// nothing is fetched.
     pub enabled: bool,
     /// Scheme, host and port of the forecast API; `/v1/forecast?...` is appended.
     pub base_url: String,
+    /// The cities reported on, in this order in every snapshot; at most
+    /// [`MAX_WEATHER_CITIES`] when parsed with [`parse_cities`].
     pub cities: Vec<City>,
+    /// Wait between the end of one round of fetches and the start of the next
+    /// ([`DEFAULT_WEATHER_REFRESH`] by default).
     pub refresh: Duration,
+    /// Limit on one HTTP request, connect to last byte ([`DEFAULT_WEATHER_REQUEST_TIMEOUT`]
+    /// by default); past it the attempt fails as a timeout.
     pub request_timeout: Duration,
+    /// Retries after a failed attempt, per city and round ([`DEFAULT_WEATHER_RETRIES`] by
+    /// default); an answer that asking again cannot fix (a 4xx other than 429) is not
+    /// retried.
     pub retries: u32,
+    /// Wait before the first retry, doubled before each next one
+    /// ([`DEFAULT_WEATHER_BACKOFF`] by default).
     pub backoff: Duration,
     /// Publish labelled, simulated readings for cities that cannot be fetched.
     pub simulate_when_unreachable: bool,
@@ -120,17 +136,25 @@ impl Default for WeatherFeedConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
+    /// Fetched from Open-Meteo this round (`"open-meteo"`).
     OpenMeteo,
+    /// Every attempt this round failed (`"unreachable"`); the report's `error` says why.
     Unreachable,
 }
 
 /// Current conditions in one city.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reading {
+    /// Air temperature 2 m above ground, in degrees Celsius.
     pub temperature_c: f64,
+    /// Relative humidity 2 m above ground, in percent (0–100).
     pub humidity_pct: f64,
+    /// Wind speed 10 m above ground, in km/h.
     pub wind_speed_kmh: f64,
+    /// The WMO weather interpretation code (0 clear sky, 61 rain, 95 thunderstorm...).
     pub weather_code: u16,
+    /// `weather_code` in English words ("Partly cloudy"), or "Unknown" for a code
+    /// outside the WMO table.
     pub conditions: &'static str,
     /// The observation time the source gave (ISO 8601, UTC), or when it was simulated.
     pub observed_at: String,
@@ -139,13 +163,18 @@ pub struct Reading {
 /// One city in a published snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CityReport {
+    /// The city, its fields inlined in the report (`name`, `latitude`, `longitude`).
     #[serde(flatten)]
     pub city: City,
+    /// Where `reading` came from this round.
     pub source: Source,
     /// True when `reading` is made up because the source could not be reached.
     pub simulated: bool,
+    /// Why the source could not be reached (the last attempt's error); absent when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The conditions: real, simulated (see `simulated`), or `null` when the source was
+    /// unreachable and simulation is off.
     pub reading: Option<Reading>,
 }
 
@@ -159,7 +188,9 @@ pub struct WeatherSnapshot {
     /// The first error met, when any city could not be fetched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When the round of fetches ended, in milliseconds since the Unix epoch.
     pub fetched_at: u64,
+    /// One report per configured city, in configuration order.
     pub cities: Vec<CityReport>,
 }
 

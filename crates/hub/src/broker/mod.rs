@@ -29,7 +29,11 @@ use crate::connection::Connection;
 /// What a publish was assigned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Published {
+    /// The message's sequence number in its channel: one more than the channel's previous
+    /// message, starting at 1 in each epoch.
     pub seq: u64,
+    /// When the broker assigned `seq`, in milliseconds since the Unix epoch (wall clock);
+    /// the same `ts` the subscribers' copy carries.
     pub ts: u64,
     /// Local subscribers the message was queued for.
     pub delivered: usize,
@@ -38,8 +42,13 @@ pub struct Published {
 /// A subscription request, as the broker needs it.
 #[derive(Debug, Clone)]
 pub struct SubscribeRequest {
+    /// The client's request id, echoed in the `subscribed` reply (`None` for the
+    /// subscriptions the hub makes itself when a connection opens).
     pub id: Option<RequestId>,
+    /// The channel to join; created on first use, within the hub's channel limit.
     pub channel: ChannelName,
+    /// The subscriber: the reply, any `gap`, recovered messages and live messages are all
+    /// queued to its outbox, in that order.
     pub connection: Arc<Connection>,
     /// Resume after this sequence number.
     pub since: Option<u64>,
@@ -52,9 +61,12 @@ pub struct SubscribeRequest {
 /// How a subscription went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscribeOutcome {
+    /// The channel's last sequence number when the subscription took effect (0 if nothing
+    /// was published in this epoch yet); live messages continue from `last_seq + 1`.
     pub last_seq: u64,
     /// Every message after `since` was (or is being) delivered.
     pub resumed: bool,
+    /// How many messages were replayed from history to this subscriber (0 without `since`).
     pub recovered: u64,
     /// False when the connection was already subscribed (the request only re-synced it).
     pub new_subscription: bool,
@@ -63,14 +75,23 @@ pub struct SubscribeOutcome {
 /// Broker failures a client can be told about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrokerError {
+    /// The channel does not exist yet and creating it would exceed the configured maximum
+    /// number of channels (the value carried); error `too_many_channels` to the client.
     #[error("the hub already holds its maximum of {0} channels")]
     TooManyChannels(usize),
+    /// A resume asked for messages after a sequence number the channel has not reached
+    /// in the current epoch; error `invalid_since` to the client.
     #[error("since {since} is ahead of channel {channel}'s last sequence number {last}")]
     SinceAhead {
+        /// The channel the client tried to resume.
         channel: ChannelName,
+        /// The sequence number the client asked to resume after.
         since: u64,
+        /// The channel's actual last sequence number.
         last: u64,
     },
+    /// The broker's backing store cannot be reached (a networked broker); the text says
+    /// why. Reported to the client as an internal error.
     #[error("broker unavailable: {0}")]
     Unavailable(String),
 }

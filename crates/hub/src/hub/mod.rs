@@ -33,19 +33,29 @@ use crate::{
 /// The transport's keepalive settings, announced in `welcome`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Timings {
+    /// How often the server sends a heartbeat on this transport, in milliseconds; 0 when
+    /// the transport sends none (polling).
     pub heartbeat_interval_ms: u64,
+    /// How long the server waits without hearing from the client before it closes the
+    /// connection, in milliseconds; 0 when the transport has no idle timeout (SSE).
     pub idle_timeout_ms: u64,
 }
 
 /// A channel to join when a connection opens, optionally resuming.
 #[derive(Debug, Clone)]
 pub struct InitialSubscription {
+    /// The channel to join.
     pub channel: ChannelName,
+    /// Resume after this sequence number (missed messages still in history are
+    /// replayed); `None` joins at the live end.
     pub since: Option<u64>,
+    /// The epoch `since` belongs to; if it is not the hub's, the client is told its
+    /// history is gone (`gap`, `epoch_changed`).
     pub epoch: Option<String>,
 }
 
 impl InitialSubscription {
+    /// Joins `channel` at the live end, without resuming.
     pub fn new(channel: ChannelName) -> Self {
         Self {
             channel,
@@ -103,14 +113,18 @@ impl Hub {
         })
     }
 
+    /// The limits and defaults the hub was built with.
     pub fn config(&self) -> &HubConfig {
         &self.config
     }
 
+    /// The broker's epoch: sequence numbers are only comparable within one epoch, and a
+    /// new one starts whenever they start over (for the in-memory broker, every hub run).
     pub fn epoch(&self) -> &str {
         self.broker.epoch()
     }
 
+    /// The hub-wide counters (messages in and out, errors, connections per transport).
     pub fn counters(&self) -> &HubCounters {
         &self.counters
     }
@@ -130,10 +144,13 @@ impl Hub {
         });
     }
 
+    /// Connections registered right now, over every transport.
     pub fn connection_count(&self) -> usize {
         self.registry.len()
     }
 
+    /// True once [`Hub::shutdown`] has been called: every connection is being closed and
+    /// new ones are closed at once.
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Relaxed)
     }
