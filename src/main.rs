@@ -6,12 +6,15 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
+/// The log filter when none is given, and the fallback when the given one does not parse.
+const DEFAULT_LOG_FILTER: &str = "info";
+
 /// switchboard: real-time messages over WebSocket, SSE, long polling, short polling and raw TCP, through one hub.
 #[derive(Debug, Parser)]
 #[command(name = "switchboard", version, about, long_about = None)]
 struct Cli {
     /// Log filter (tracing's env-filter syntax, e.g. `info` or `switchboard_hub=debug`).
-    #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info", global = true)]
+    #[arg(long, env = "SWITCHBOARD_LOG", default_value = DEFAULT_LOG_FILTER, global = true)]
     log: String,
 
     #[command(subcommand)]
@@ -39,7 +42,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cli.log)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -1,4 +1,6 @@
-//! The hub's limits and defaults, each a named constant with the reason for its value.
+//! The hub's limits and defaults, each a named constant with the reason for its value,
+//! and [`HubConfig::validate`], the one place that says which combinations the hub can
+//! run with (the server calls it at start; nothing downstream clamps what it guarantees).
 
 use std::time::Duration;
 
@@ -33,6 +35,15 @@ pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 128;
 /// what clients can make the server store.
 pub const DEFAULT_MAX_CHANNELS: usize = 100_000;
 
+/// Channels a new connection joins when its transport names none (besides `broadcast`):
+/// the demo page's chat room, so a first visitor lands somewhere with others.
+pub const DEFAULT_AUTO_SUBSCRIBE: [&str; 1] = ["lobby"];
+/// Channels only the server may publish to: the ones its feeds own.
+pub const DEFAULT_READ_ONLY_CHANNELS: [&str; 3] = ["clock", "metrics", "weather"];
+/// The largest queue bound (messages or bytes) an outbox can hold: it counts in `u32`
+/// to keep every connection small.
+pub const MAX_QUEUE_BOUND: usize = u32::MAX as usize;
+
 /// The hub's configuration.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -57,6 +68,7 @@ pub struct HubConfig {
 impl Default for HubConfig {
     fn default() -> Self {
         let names = |list: &[&str]| {
+            // The lists above are valid channel names; a test checks none is dropped.
             list.iter()
                 .filter_map(|n| ChannelName::new(n).ok())
                 .collect()
@@ -72,8 +84,173 @@ impl Default for HubConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             max_channels: DEFAULT_MAX_CHANNELS,
-            auto_subscribe: names(&["lobby"]),
-            read_only_channels: names(&["clock", "metrics", "weather"]),
+            auto_subscribe: names(&DEFAULT_AUTO_SUBSCRIBE),
+            read_only_channels: names(&DEFAULT_READ_ONLY_CHANNELS),
         }
+    }
+}
+
+/// A hub configuration the hub cannot run with, found by [`HubConfig::validate`]. Each
+/// names the field (`hub.<field>`) and says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HubConfigError {
+    #[error("`hub.{field}` is 0: {why}")]
+    Zero {
+        field: &'static str,
+        why: &'static str,
+    },
+    #[error("`hub.{field}` is {value}, above the most an outbox can count ({max})")]
+    AboveQueueBound {
+        field: &'static str,
+        value: usize,
+        max: usize,
+    },
+    #[error(
+        "`hub.queue_bytes` ({queue_bytes}) is below `hub.max_message_bytes` ({max_message_bytes}): \
+         one message of the largest size accepted would close every subscriber as a slow consumer"
+    )]
+    QueueBytesBelowMessage {
+        queue_bytes: usize,
+        max_message_bytes: usize,
+    },
+    #[error(
+        "`hub.rate_limit_burst` is 0 while `hub.rate_limit_per_sec` is {per_sec}: \
+         no message could ever be sent (use rate_limit_per_sec 0 for unlimited)"
+    )]
+    ZeroBurst { per_sec: u32 },
+}
+
+impl HubConfig {
+    /// Checks every limit and cross-limit the hub relies on; the first problem found is
+    /// the error. A configuration that passes needs no clamping anywhere downstream.
+    pub fn validate(&self) -> Result<(), HubConfigError> {
+        let nonzero = [
+            (
+                "queue_messages",
+                self.queue_messages,
+                "every delivery would close its connection as a slow consumer",
+            ),
+            (
+                "queue_bytes",
+                self.queue_bytes,
+                "every delivery would close its connection as a slow consumer",
+            ),
+            (
+                "max_message_bytes",
+                self.max_message_bytes,
+                "no client message could be accepted",
+            ),
+            (
+                "max_subscriptions",
+                self.max_subscriptions,
+                "no connection could join even `broadcast`",
+            ),
+            (
+                "max_channels",
+                self.max_channels,
+                "not even `broadcast` could exist",
+            ),
+        ];
+        for (field, value, why) in nonzero {
+            if value == 0 {
+                return Err(HubConfigError::Zero { field, why });
+            }
+        }
+        let queue_bounds = [
+            ("queue_messages", self.queue_messages),
+            ("queue_bytes", self.queue_bytes),
+            ("replay_messages", self.replay_messages),
+        ];
+        for (field, value) in queue_bounds {
+            if value > MAX_QUEUE_BOUND {
+                return Err(HubConfigError::AboveQueueBound {
+                    field,
+                    value,
+                    max: MAX_QUEUE_BOUND,
+                });
+            }
+        }
+        if self.queue_bytes < self.max_message_bytes {
+            return Err(HubConfigError::QueueBytesBelowMessage {
+                queue_bytes: self.queue_bytes,
+                max_message_bytes: self.max_message_bytes,
+            });
+        }
+        if self.rate_limit_per_sec > 0 && self.rate_limit_burst == 0 {
+            return Err(HubConfigError::ZeroBurst {
+                per_sec: self.rate_limit_per_sec,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_keep_every_listed_channel() {
+        let config = HubConfig::default();
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.auto_subscribe.len(), DEFAULT_AUTO_SUBSCRIBE.len());
+        assert_eq!(
+            config.read_only_channels.len(),
+            DEFAULT_READ_ONLY_CHANNELS.len()
+        );
+    }
+
+    #[test]
+    fn rejects_limits_the_hub_cannot_run_with() {
+        let invalid = |edit: fn(&mut HubConfig)| {
+            let mut config = HubConfig::default();
+            edit(&mut config);
+            config.validate().expect_err("invalid")
+        };
+        assert!(matches!(
+            invalid(|c| c.queue_bytes = 0),
+            HubConfigError::Zero {
+                field: "queue_bytes",
+                ..
+            }
+        ));
+        assert!(matches!(
+            invalid(|c| c.max_subscriptions = 0),
+            HubConfigError::Zero {
+                field: "max_subscriptions",
+                ..
+            }
+        ));
+        assert_eq!(
+            invalid(|c| c.queue_bytes = 1000),
+            HubConfigError::QueueBytesBelowMessage {
+                queue_bytes: 1000,
+                max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES
+            }
+        );
+        assert_eq!(
+            invalid(|c| c.rate_limit_burst = 0),
+            HubConfigError::ZeroBurst {
+                per_sec: DEFAULT_RATE_LIMIT_PER_SEC
+            }
+        );
+        #[cfg(target_pointer_width = "64")]
+        assert!(matches!(
+            invalid(|c| c.replay_messages = MAX_QUEUE_BOUND + 1),
+            HubConfigError::AboveQueueBound {
+                field: "replay_messages",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unlimited_rate_needs_no_burst() {
+        let config = HubConfig {
+            rate_limit_per_sec: 0,
+            rate_limit_burst: 0,
+            ..HubConfig::default()
+        };
+        assert_eq!(config.validate(), Ok(()));
     }
 }

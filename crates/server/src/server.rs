@@ -8,15 +8,22 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::serve::ListenerExt;
-use switchboard_hub::Hub;
+use switchboard_hub::{Broker, Hub, stats::HubCounters};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{app::AppState, config::ServerConfig, routes::router, transports::tcp};
+use crate::{
+    app::AppState,
+    config::{ConfigError, ServerConfig},
+    routes::router,
+    transports::tcp,
+};
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -45,14 +52,29 @@ pub struct ShutdownReport {
 }
 
 impl Server {
-    /// Binds every enabled listener and starts serving.
+    /// Checks the configuration ([`ServerConfig::validate`]), builds the hub over the
+    /// in-memory broker, binds every enabled listener and starts serving.
     pub async fn start(config: ServerConfig) -> Result<Self, ServerError> {
+        config.validate()?;
         let hub = Hub::memory(config.hub.clone());
-        Self::start_with_hub(config, hub).await
+        Self::serve(config, hub).await
     }
 
-    /// Like [`Server::start`], over a hub built by the caller (another broker, say).
-    pub async fn start_with_hub(config: ServerConfig, hub: Arc<Hub>) -> Result<Self, ServerError> {
+    /// Like [`Server::start`], over another broker; `counters` must be the ones the
+    /// broker updates. The hub is built here from `config.hub`, so the server and its hub
+    /// cannot be given two different sets of limits.
+    pub async fn start_with_broker(
+        config: ServerConfig,
+        broker: Arc<dyn Broker>,
+        counters: Arc<HubCounters>,
+    ) -> Result<Self, ServerError> {
+        config.validate()?;
+        let hub = Hub::with_broker(config.hub.clone(), broker, counters);
+        Self::serve(config, hub).await
+    }
+
+    /// Binds and serves; `hub` was built from `config.hub` by the caller, after validation.
+    async fn serve(config: ServerConfig, hub: Arc<Hub>) -> Result<Self, ServerError> {
         let listener =
             TcpListener::bind(config.http)
                 .await

@@ -14,6 +14,7 @@ use switchboard_server::ServerConfig;
 async fn malformed_requests_are_refused() {
     let mut config = ServerConfig::ephemeral();
     config.poll.max_body_bytes = 1024;
+    config.hub.max_message_bytes = 1024; // a body limit must carry the largest message
     let server = common::start(config).await;
     let addr = server.http_addr();
     for path in ["/poll", "/short-poll"] {

@@ -70,6 +70,7 @@ async fn chat_crosses_between_sse_and_websocket_both_ways() {
 async fn undeliverable_envelopes_are_refused() {
     let mut config = ServerConfig::ephemeral();
     config.sse.max_body_bytes = 1024;
+    config.hub.max_message_bytes = 1024; // a body limit must carry the largest message
     let server = common::start(config).await;
     let addr = server.http_addr();
     let (_stream, id) = open_stream(&server).await;

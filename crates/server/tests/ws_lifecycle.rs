@@ -84,6 +84,7 @@ async fn a_slow_consumer_is_closed_with_4001_while_a_fast_one_gets_everything() 
     config.hub.queue_messages = 64;
     config.hub.queue_bytes = 256 * 1024;
     config.ws.idle_timeout = Duration::from_secs(8);
+    config.ws.heartbeat = Duration::from_secs(7); // under the idle timeout, as validate() requires
     let server = start(config).await;
     let addr = server.http_addr();
 

@@ -20,7 +20,7 @@ pub async fn handler(State(state): State<AppState>, request: Request) -> Respons
     if !state.config.ws.enabled {
         return transport_disabled("websocket");
     }
-    let config = socket_config(&state.config.ws, state.config.hub.max_message_bytes);
+    let config = socket_config(&state.config.ws, state.hub.config().max_message_bytes);
     let shutdown = state.shutdown.clone();
     accept(
         request,

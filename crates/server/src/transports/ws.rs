@@ -95,7 +95,7 @@ pub async fn handler(
     };
     let config = state.config.clone();
     let hub = state.hub.clone();
-    let socket_config = socket_config(&config.ws, config.hub.max_message_bytes);
+    let socket_config = socket_config(&config.ws, hub.config().max_message_bytes);
     accept(request, socket_config, &state.tasks, move |socket| {
         let connection = hub.connect(Transport::Websocket, Some(remote));
         let timings = Timings {
@@ -120,7 +120,7 @@ pub(crate) fn spawn_heartbeat(
     shutdown: &CancellationToken,
 ) {
     let (hub, shutdown) = (hub.clone(), shutdown.clone());
-    let period = config.heartbeat.max(MIN_HEARTBEAT_TICK);
+    let period = config.heartbeat;
     tasks.spawn(async move {
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -132,9 +132,6 @@ pub(crate) fn spawn_heartbeat(
         }
     });
 }
-
-/// The shortest heartbeat tick: a zero interval would spin.
-const MIN_HEARTBEAT_TICK: Duration = Duration::from_millis(10);
 
 /// Why a session ended (for logs and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -197,14 +197,7 @@ async fn open(
     if let Some(message) = &request.message {
         hub.handle_text(session.connection(), message.get()).await;
     }
-    respond(
-        hub,
-        sessions,
-        &session,
-        state.config.poll.max_batch.max(1),
-        false,
-    )
-    .await
+    respond(hub, sessions, &session, state.config.poll.max_batch, false).await
 }
 
 /// Polls an existing session.
@@ -248,7 +241,7 @@ async fn poll(
         hub.handle_text(session.connection(), message.get()).await;
     }
     let config = &state.config.poll;
-    let max_batch = config.max_batch.max(1);
+    let max_batch = config.max_batch;
     let mut timed_out = false;
     let mut closed = collect(&session, max_batch);
     if kind == Kind::Long && closed.is_none() && !session.has_pending() {

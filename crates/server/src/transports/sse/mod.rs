@@ -50,8 +50,6 @@ use super::{
 };
 use crate::app::AppState;
 
-/// The shortest heartbeat interval honoured, whatever the configuration says.
-pub const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
 /// Deliveries encoded into one chunk of the body before it is handed to hyper.
 pub const SSE_WRITE_BATCH: usize = 64;
 /// Encoded chunks buffered between the stream task and hyper: a little slack so the
@@ -92,7 +90,7 @@ pub async fn handler(
         .filter(|id| !id.is_empty());
     let resume = last_event_id.map(|id| ResumeToken::parse(&id));
     let token = resume.as_ref().and_then(|r| r.as_ref().ok());
-    let subscriptions = initial_subscriptions(requested, &state.config.hub.auto_subscribe, token);
+    let subscriptions = initial_subscriptions(requested, &state.hub.config().auto_subscribe, token);
 
     let hub = state.hub.clone();
     let connection = hub.connect(Transport::Sse, Some(remote));
@@ -234,8 +232,8 @@ impl EventStream {
     async fn pump(&mut self) -> Ended {
         let mut batch = Vec::new();
         let mut out = Vec::new();
-        // A zero interval (a misconfiguration) would make `interval_at` panic.
-        let period = self.heartbeat.max(MIN_HEARTBEAT);
+        // Never zero (which would make `interval_at` panic): `ServerConfig::validate` holds it at `config::MIN_HEARTBEAT` or more.
+        let period = self.heartbeat;
         let start = tokio::time::Instant::now() + period;
         let mut heartbeat = tokio::time::interval_at(start, period);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

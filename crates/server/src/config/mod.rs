@@ -1,15 +1,39 @@
 //! Server configuration: listeners, transports and their limits. Each default is a named
-//! constant with the reason for its value; the binary maps flags, `SWITCHBOARD_*`
-//! variables and `.env` onto these structs.
+//! constant with the reason for its value, and the only place that value is written: the
+//! binary's flags take their defaults from these constants. [`ServerConfig::validate`]
+//! (in [`validate`]) is the one place that says which combinations the server can run
+//! with; [`crate::Server::start`] calls it, so code downstream never clamps a setting.
 
-use std::{net::SocketAddr, time::Duration};
+mod validate;
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    time::Duration,
+};
 
 use switchboard_hub::HubConfig;
 use switchboard_protocol::{ChannelName, frame::Framing};
 
 use crate::academy::simulator::SimulatorConfig;
-use crate::feeds::clock::ClockFeedConfig;
-use crate::feeds::{metrics::MetricsFeedConfig, weather::WeatherFeedConfig};
+use switchboard_feeds::clock::ClockFeedConfig;
+use switchboard_feeds::{metrics::MetricsFeedConfig, weather::WeatherFeedConfig};
+
+pub use validate::ConfigError;
+
+/// The HTTP listener binds loopback by default: exposing the server is a decision to make
+/// on purpose (set the host to `0.0.0.0`).
+pub const DEFAULT_HTTP_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// The HTTP port (dashboard, WebSocket, SSE, polling, API): the demos' port.
+pub const DEFAULT_HTTP_PORT: u16 = 8000;
+
+/// The shortest heartbeat interval any transport accepts: a zero interval would spin (and
+/// makes tokio's timers panic), and anything shorter is load, not liveness.
+pub const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
+/// The shortest `clock` feed interval: a zero interval would spin.
+pub const MIN_CLOCK_INTERVAL: Duration = Duration::from_millis(1);
+/// The shortest `metrics` feed interval: each sample reads `/proc` and every disk and
+/// network interface, and CPU figures need time between samples to mean anything.
+pub const MIN_METRICS_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Server WebSocket pings this often: under the 30–60 s idle cut-offs common in proxies
 /// and load balancers, so an idle but healthy connection is never dropped by them.
@@ -128,6 +152,8 @@ impl Default for WsConfig {
 
 /// The raw TCP port seed 004's demos use.
 pub const DEFAULT_TCP_PORT: u16 = 1234;
+/// The 4-byte big-endian length header: the most common length-prefix framing.
+pub const DEFAULT_TCP_FRAMING: Framing = Framing::U32;
 /// A JSON heartbeat frame this often: raw TCP has no ping frame, and the same proxy and
 /// NAT idle cut-offs as for WebSocket apply.
 pub const DEFAULT_TCP_HEARTBEAT: Duration = Duration::from_secs(25);
@@ -169,7 +195,7 @@ impl Default for TcpConfig {
         Self {
             enabled: true,
             port: DEFAULT_TCP_PORT,
-            framing: Framing::U32,
+            framing: DEFAULT_TCP_FRAMING,
             heartbeat: DEFAULT_TCP_HEARTBEAT,
             idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,
             write_timeout: DEFAULT_TCP_WRITE_TIMEOUT,
@@ -187,6 +213,8 @@ impl Default for TcpConfig {
 pub struct ServerConfig {
     /// Where the HTTP listener binds (all HTTP transports, the page and the API).
     pub http: SocketAddr,
+    /// The hub's limits: the server builds its hub from this at start, and from then on
+    /// reads them from `Hub::config()` only (one copy at run time).
     pub hub: HubConfig,
     pub ws: WsConfig,
     pub sse: SseConfig,
@@ -203,7 +231,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            http: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            http: SocketAddr::new(DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT),
             hub: HubConfig::default(),
             ws: WsConfig::default(),
             sse: SseConfig::default(),
@@ -223,7 +251,7 @@ impl ServerConfig {
     /// A configuration for tests: every listener on 127.0.0.1 port 0.
     pub fn ephemeral() -> Self {
         Self {
-            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http: SocketAddr::new(DEFAULT_HTTP_HOST, 0),
             tcp: TcpConfig {
                 port: 0,
                 ..TcpConfig::default()

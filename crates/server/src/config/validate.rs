@@ -1,0 +1,375 @@
+//! [`ServerConfig::validate`]: every check and cross-check the server's settings must
+//! pass before anything binds. A combination the server cannot run as asked (a heartbeat
+//! that a quiet client cannot answer before its idle cut-off, a body limit that cannot
+//! carry the largest message, a zero batch) is a [`ConfigError`] at start, never a
+//! silent clamp somewhere downstream. Every section is checked whether or not its
+//! transport or feed is turned on: a setting is valid or not on its own.
+
+use std::time::Duration;
+
+use humantime::format_duration;
+use switchboard_hub::config::HubConfigError;
+
+use super::{MIN_CLOCK_INTERVAL, MIN_HEARTBEAT, MIN_METRICS_INTERVAL, ServerConfig};
+use switchboard_feeds::weather::MAX_WEATHER_CITIES;
+
+/// A server configuration the server cannot run with. Each names the setting by its
+/// field path in [`ServerConfig`] (`ws.heartbeat`, `hub.queue_bytes`) and says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Hub(#[from] HubConfigError),
+    #[error("`{field}` is 0: {why}")]
+    Zero {
+        field: &'static str,
+        why: &'static str,
+    },
+    #[error(
+        "`{field}` is {}, below the shortest allowed ({}): {why}",
+        format_duration(*value),
+        format_duration(*floor)
+    )]
+    BelowFloor {
+        field: &'static str,
+        value: Duration,
+        floor: Duration,
+        why: &'static str,
+    },
+    #[error(
+        "`{transport}.heartbeat` ({}) must be shorter than `{transport}.idle_timeout` ({}): \
+         a quiet but healthy client would be cut off before it is asked for a sign of life",
+        format_duration(*heartbeat),
+        format_duration(*idle_timeout)
+    )]
+    HeartbeatNotBelowIdle {
+        transport: &'static str,
+        heartbeat: Duration,
+        idle_timeout: Duration,
+    },
+    #[error(
+        "`{field}` ({body_bytes}) is below `hub.max_message_bytes` ({max_message_bytes}): \
+         a body that size cannot carry the largest message the hub accepts"
+    )]
+    BodyCannotCarryMessage {
+        field: &'static str,
+        body_bytes: usize,
+        max_message_bytes: usize,
+    },
+    #[error("the HTTP listener and the raw TCP listener both want port {port}")]
+    SamePort { port: u16 },
+    #[error("`weather.cities` lists {count} cities; at most {max}")]
+    TooManyCities { count: usize, max: usize },
+}
+
+impl ServerConfig {
+    /// Checks every setting and every combination the server relies on, the hub's
+    /// included ([`switchboard_hub::HubConfig::validate`]); the first problem found is
+    /// the error. [`crate::Server::start`] calls it before binding anything.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.hub.validate()?;
+        self.validate_heartbeats()?;
+        self.validate_counts()?;
+        self.validate_body_limits()?;
+        self.validate_feeds()?;
+        if self.tcp.enabled && self.tcp.port != 0 && self.tcp.port == self.http.port() {
+            return Err(ConfigError::SamePort {
+                port: self.tcp.port,
+            });
+        }
+        Ok(())
+    }
+
+    fn validate_heartbeats(&self) -> Result<(), ConfigError> {
+        let floors = [
+            ("ws.heartbeat", self.ws.heartbeat),
+            ("sse.heartbeat", self.sse.heartbeat),
+            ("tcp.heartbeat", self.tcp.heartbeat),
+        ];
+        for (field, value) in floors {
+            at_least(
+                field,
+                value,
+                MIN_HEARTBEAT,
+                "a shorter heartbeat is load, not liveness",
+            )?;
+        }
+        let pairs = [
+            ("ws", self.ws.heartbeat, self.ws.idle_timeout),
+            ("tcp", self.tcp.heartbeat, self.tcp.idle_timeout),
+        ];
+        for (transport, heartbeat, idle_timeout) in pairs {
+            if heartbeat >= idle_timeout {
+                return Err(ConfigError::HeartbeatNotBelowIdle {
+                    transport,
+                    heartbeat,
+                    idle_timeout,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_counts(&self) -> Result<(), ConfigError> {
+        let nonzero = [
+            (
+                "poll.max_batch",
+                self.poll.max_batch,
+                "a poll could never return a message",
+            ),
+            (
+                "poll.max_sessions_per_addr",
+                self.poll.max_sessions_per_addr,
+                "no client could open a polling session",
+            ),
+            (
+                "tcp.max_connections",
+                self.tcp.max_connections,
+                "every TCP connection would be refused (turn TCP off instead)",
+            ),
+            (
+                "ws.read_buffer",
+                self.ws.read_buffer,
+                "a WebSocket could read nothing",
+            ),
+        ];
+        for (field, value, why) in nonzero {
+            if value == 0 {
+                return Err(ConfigError::Zero { field, why });
+            }
+        }
+        let positive = [
+            (
+                "poll.session_grace",
+                self.poll.session_grace,
+                "every polling session would expire between two polls",
+            ),
+            (
+                "tcp.write_timeout",
+                self.tcp.write_timeout,
+                "every TCP write would time out",
+            ),
+        ];
+        for (field, value, why) in positive {
+            if value.is_zero() {
+                return Err(ConfigError::Zero { field, why });
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_body_limits(&self) -> Result<(), ConfigError> {
+        let max_message_bytes = self.hub.max_message_bytes;
+        let bodies = [
+            ("sse.max_body_bytes", self.sse.max_body_bytes),
+            ("poll.max_body_bytes", self.poll.max_body_bytes),
+        ];
+        for (field, body_bytes) in bodies {
+            if body_bytes < max_message_bytes {
+                return Err(ConfigError::BodyCannotCarryMessage {
+                    field,
+                    body_bytes,
+                    max_message_bytes,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_feeds(&self) -> Result<(), ConfigError> {
+        at_least(
+            "clock.interval",
+            self.clock.interval,
+            MIN_CLOCK_INTERVAL,
+            "the feed would spin",
+        )?;
+        at_least(
+            "metrics.interval",
+            self.metrics.interval,
+            MIN_METRICS_INTERVAL,
+            "each sample reads every disk and interface, and CPU figures need time between samples",
+        )?;
+        let weather = [
+            (
+                "weather.refresh",
+                self.weather.refresh,
+                "the feed would fetch in a loop",
+            ),
+            (
+                "weather.request_timeout",
+                self.weather.request_timeout,
+                "every request would time out",
+            ),
+        ];
+        for (field, value, why) in weather {
+            if value.is_zero() {
+                return Err(ConfigError::Zero { field, why });
+            }
+        }
+        if self.weather.cities.len() > MAX_WEATHER_CITIES {
+            return Err(ConfigError::TooManyCities {
+                count: self.weather.cities.len(),
+                max: MAX_WEATHER_CITIES,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn at_least(
+    field: &'static str,
+    value: Duration,
+    floor: Duration,
+    why: &'static str,
+) -> Result<(), ConfigError> {
+    if value < floor {
+        return Err(ConfigError::BelowFloor {
+            field,
+            value,
+            floor,
+            why,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid(edit: impl FnOnce(&mut ServerConfig)) -> ConfigError {
+        let mut config = ServerConfig::ephemeral();
+        edit(&mut config);
+        config
+            .validate()
+            .expect_err("the edit makes the configuration invalid")
+    }
+
+    #[test]
+    fn the_defaults_and_the_test_configuration_are_valid() {
+        assert_eq!(ServerConfig::default().validate(), Ok(()));
+        assert_eq!(ServerConfig::ephemeral().validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_zero_poll_batch_is_refused() {
+        assert!(matches!(
+            invalid(|c| c.poll.max_batch = 0),
+            ConfigError::Zero {
+                field: "poll.max_batch",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_heartbeat_must_come_before_the_idle_cut_off() {
+        let err = invalid(|c| c.ws.heartbeat = c.ws.idle_timeout);
+        assert!(matches!(
+            err,
+            ConfigError::HeartbeatNotBelowIdle {
+                transport: "ws",
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string().split(':').next(),
+            Some("`ws.heartbeat` (1m) must be shorter than `ws.idle_timeout` (1m)")
+        );
+        assert!(matches!(
+            invalid(|c| c.tcp.idle_timeout = Duration::from_secs(1)),
+            ConfigError::HeartbeatNotBelowIdle {
+                transport: "tcp",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_heartbeat_below_the_floor_is_refused_on_every_transport() {
+        for (field, edit) in [
+            (
+                "ws.heartbeat",
+                (|c| c.ws.heartbeat = Duration::ZERO) as fn(&mut ServerConfig),
+            ),
+            ("sse.heartbeat", |c| {
+                c.sse.heartbeat = Duration::from_millis(5)
+            }),
+            ("tcp.heartbeat", |c| {
+                c.tcp.heartbeat = Duration::from_millis(9)
+            }),
+        ] {
+            match invalid(edit) {
+                ConfigError::BelowFloor {
+                    field: found,
+                    floor,
+                    ..
+                } => {
+                    assert_eq!((found, floor), (field, MIN_HEARTBEAT));
+                }
+                other => panic!("{field}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_limit_must_carry_the_largest_message() {
+        assert_eq!(
+            invalid(|c| c.sse.max_body_bytes = 1024),
+            ConfigError::BodyCannotCarryMessage {
+                field: "sse.max_body_bytes",
+                body_bytes: 1024,
+                max_message_bytes: switchboard_hub::config::DEFAULT_MAX_MESSAGE_BYTES,
+            }
+        );
+        assert!(matches!(
+            invalid(|c| c.hub.max_message_bytes = c.poll.max_body_bytes + 1),
+            ConfigError::BodyCannotCarryMessage {
+                field: "sse.max_body_bytes" | "poll.max_body_bytes",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_hub_limits_are_checked_too() {
+        assert!(matches!(
+            invalid(|c| c.hub.queue_bytes = 0),
+            ConfigError::Hub(HubConfigError::Zero {
+                field: "queue_bytes",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn http_and_tcp_cannot_share_a_port() {
+        let err = invalid(|c| {
+            c.http.set_port(4000);
+            c.tcp.port = 4000;
+        });
+        assert_eq!(err, ConfigError::SamePort { port: 4000 });
+        let mut off = ServerConfig::ephemeral();
+        off.tcp.enabled = false;
+        off.http.set_port(4000);
+        off.tcp.port = 4000;
+        assert_eq!(off.validate(), Ok(()));
+    }
+
+    #[test]
+    fn feed_intervals_have_floors() {
+        assert!(matches!(
+            invalid(|c| c.metrics.interval = Duration::from_millis(10)),
+            ConfigError::BelowFloor {
+                field: "metrics.interval",
+                ..
+            }
+        ));
+        assert!(matches!(
+            invalid(|c| c.weather.refresh = Duration::ZERO),
+            ConfigError::Zero {
+                field: "weather.refresh",
+                ..
+            }
+        ));
+    }
+}
