@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchboard_client::{Client, ClientEvent, ServerMessage};
+use switchboard_protocol::{ChannelName, ClientMessage};
 
-use super::{ClientArgs, ClientExit, print::message_line};
+use super::{ClientArgs, ClientExit, EXIT_USAGE, print::message_line};
 
 /// How long the demo waits to see a message it caused come back.
 const ECHO_WAIT: Duration = Duration::from_secs(5);
@@ -119,9 +120,10 @@ pub(crate) async fn run(args: &ClientArgs) -> Result<(), ClientExit> {
     for n in 4..=5 {
         client.publish(DEMO_CHANNEL, &json!({"n": n})).await?;
     }
-    let resume =
-        json!({"type": "subscribe", "channel": DEMO_CHANNEL, "since": last, "epoch": status.epoch});
-    say(&format!("sending {resume}"));
+    let demo_channel = ChannelName::new(DEMO_CHANNEL)
+        .map_err(|e| ClientExit::new(EXIT_USAGE, format!("{DEMO_CHANNEL}: {e}")))?;
+    let resume = ClientMessage::resume(demo_channel, last, status.epoch.clone());
+    say(&format!("sending {}", resume.to_json()));
     let reply = client.request(resume).await?;
     say(&format!("reply: {}", message_line(&reply)));
     for _ in 0..2 {

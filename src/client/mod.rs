@@ -106,7 +106,8 @@ impl ClientExit {
 impl From<ClientError> for ClientExit {
     fn from(err: ClientError) -> Self {
         let code = match err {
-            ClientError::InvalidUrl { .. } => EXIT_USAGE,
+            // Only names typed on the command line can break the protocol before sending.
+            ClientError::InvalidUrl { .. } | ClientError::InvalidRequest(_) => EXIT_USAGE,
             ClientError::Connect(_) => EXIT_CONNECT,
             _ => EXIT_PROTOCOL,
         };

@@ -1,6 +1,10 @@
 //! [`Client`]: the application's handle. Every call is a message to the session task
 //! (which owns the connection); requests carry a numeric id and wait, bounded by the
 //! request timeout, for the reply with that id.
+//!
+//! Every request is built from the protocol crate's [`ClientMessage`], the type the
+//! server parses, so the client cannot send a field the server would not read. Channel
+//! names are checked here, before anything is sent ([`ClientError::InvalidRequest`]).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -13,9 +17,9 @@ use std::{
 
 use futures_util::Stream;
 use parking_lot::{Mutex, RwLock};
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchboard_protocol::{
-    ServerMessage,
+    ChannelName, ClientMessage, ErrorCode, ProtocolError, ServerMessage,
     server::{ClientStats, Member, ServerStats, Transport},
 };
 use tokio::sync::{mpsc, oneshot, watch};
@@ -30,7 +34,8 @@ use crate::{
 type MessageCallback = Arc<dyn Fn(&ServerMessage) + Send + Sync>;
 type EventCallback = Arc<dyn Fn(&ClientEvent) + Send + Sync>;
 
-/// The registered callbacks (seed 001's `set_message_callback`), called on the session task.
+/// The callbacks registered with [`Client::set_message_callback`] and
+/// [`Client::set_event_callback`], called on the session task.
 #[derive(Default)]
 pub(crate) struct Callbacks {
     message: RwLock<Option<MessageCallback>>,
@@ -87,6 +92,11 @@ impl Client {
     ) -> Result<Self, ClientError> {
         let endpoint = Endpoint::parse(url)?;
         endpoint.check(transport)?;
+        // Refused here rather than by the server: raw TCP joins these by message, where
+        // a bad name could not even be built.
+        for channel in options.channels.iter().flatten() {
+            channel_name(channel)?;
+        }
         let settings = LinkSettings {
             endpoint,
             channels: options.channels.clone(),
@@ -116,6 +126,7 @@ impl Client {
             resumed: false,
             replies: Vec::new(),
             closing: None,
+            close_notice: None,
             options,
         };
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -193,15 +204,13 @@ impl Client {
         self.ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Sends `message` with a fresh `id` and waits for the reply carrying it.
-    pub async fn request(&self, mut message: Value) -> Result<ServerMessage, ClientError> {
+    /// Sends `message` with a fresh `id` (replacing any it had) and waits for the reply
+    /// carrying it; an `error` reply is [`ClientError::Server`].
+    pub async fn request(&self, message: ClientMessage) -> Result<ServerMessage, ClientError> {
         let id = self.next_id();
-        if let Some(object) = message.as_object_mut() {
-            object.insert("id".to_owned(), json!(id));
-        }
         let (reply_tx, reply_rx) = oneshot::channel();
         let command = Command::Send {
-            text: message.to_string(),
+            text: message.with_id(id).to_json(),
             id: Some(id),
             reply: Some(reply_tx),
         };
@@ -219,7 +228,14 @@ impl Client {
         }
     }
 
-    /// Sends any JSON text as is, without waiting for anything.
+    /// Sends `message` as it is (with the `id` it carries, if any), without waiting for
+    /// anything; replies arrive as events.
+    pub async fn send(&self, message: &ClientMessage) -> Result<(), ClientError> {
+        self.send_raw(message.to_json()).await
+    }
+
+    /// Sends any text as is, without waiting for anything (for testing how the server
+    /// answers what [`ClientMessage`] cannot build).
     pub async fn send_raw(&self, text: impl Into<String>) -> Result<(), ClientError> {
         let command = Command::Send {
             text: text.into(),
@@ -235,7 +251,7 @@ impl Client {
     /// Joins `channel`; returns the `subscribed` answer.
     pub async fn subscribe(&self, channel: &str) -> Result<ServerMessage, ClientError> {
         let reply = self
-            .request(json!({"type": "subscribe", "channel": channel}))
+            .request(ClientMessage::subscribe(channel_name(channel)?))
             .await?;
         expect(reply, "subscribed")
     }
@@ -243,17 +259,20 @@ impl Client {
     /// Leaves `channel`.
     pub async fn unsubscribe(&self, channel: &str) -> Result<(), ClientError> {
         let reply = self
-            .request(json!({"type": "unsubscribe", "channel": channel}))
+            .request(ClientMessage::unsubscribe(channel_name(channel)?))
             .await?;
         expect(reply, "unsubscribed").map(drop)
     }
 
     /// Publishes `data` to `channel`; returns the seq the server assigned.
     pub async fn publish(&self, channel: &str, data: &Value) -> Result<u64, ClientError> {
-        let reply = self
-            .request(json!({"type": "publish", "channel": channel, "data": data}))
-            .await?;
-        ack_seq(reply)
+        let message = ClientMessage::publish(channel_name(channel)?, data).map_err(|e| {
+            ClientError::InvalidRequest(ProtocolError::new(
+                ErrorCode::InvalidField,
+                format!("publish `data` is not JSON: {e}"),
+            ))
+        })?;
+        ack_seq(self.request(message).await?)
     }
 
     /// Sends a chat line (to `lobby` when `channel` is `None`); returns its seq.
@@ -263,25 +282,22 @@ impl Client {
         user: &str,
         text: &str,
     ) -> Result<u64, ClientError> {
-        let mut message = json!({"type": "chat", "user": user, "text": text});
-        if let Some(channel) = channel {
-            message["channel"] = json!(channel);
-        }
+        let message = match channel {
+            Some(channel) => ClientMessage::chat(channel_name(channel)?, user, text),
+            None => ClientMessage::chat_in_lobby(user, text),
+        };
         ack_seq(self.request(message).await?)
     }
 
     /// Broadcasts `text` to every connection; returns its seq on `broadcast`.
     pub async fn broadcast(&self, text: &str) -> Result<u64, ClientError> {
-        ack_seq(
-            self.request(json!({"type": "broadcast", "text": text}))
-                .await?,
-        )
+        ack_seq(self.request(ClientMessage::broadcast(text)).await?)
     }
 
     /// Pings the server; returns the round-trip time.
     pub async fn ping(&self) -> Result<Duration, ClientError> {
         let started = Instant::now();
-        let reply = self.request(json!({"type": "ping"})).await?;
+        let reply = self.request(ClientMessage::ping()).await?;
         expect(reply, "pong")?;
         Ok(started.elapsed())
     }
@@ -300,17 +316,13 @@ impl Client {
         action: &str,
         data: Option<Value>,
     ) -> Result<ServerMessage, ClientError> {
-        let mut message = json!({"type": "custom", "action": action});
-        if let Some(data) = data {
-            message["data"] = data;
-        }
-        self.request(message).await
+        self.request(ClientMessage::custom(action, data)).await
     }
 
     /// Who is subscribed to `channel`.
     pub async fn presence(&self, channel: &str) -> Result<Vec<Member>, ClientError> {
         match self
-            .request(json!({"type": "presence", "channel": channel}))
+            .request(ClientMessage::presence(channel_name(channel)?))
             .await?
         {
             ServerMessage::Presence { members, .. } => Ok(members),
@@ -330,6 +342,16 @@ impl Client {
             let _ = tokio::time::timeout(Duration::from_secs(2), done_rx).await;
         }
     }
+}
+
+/// `name` as a channel, or the error the server would answer (104) without asking it.
+fn channel_name(name: &str) -> Result<ChannelName, ClientError> {
+    ChannelName::new(name).map_err(|e| {
+        ClientError::InvalidRequest(ProtocolError::new(
+            ErrorCode::InvalidChannel,
+            format!("{name:?}: {e}"),
+        ))
+    })
 }
 
 fn expect(reply: ServerMessage, kind: &str) -> Result<ServerMessage, ClientError> {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use switchboard_protocol::ServerMessage;
+use switchboard_protocol::{ProtocolError, ServerMessage};
 
 /// Everything a [`crate::Client`] call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,10 @@ pub enum ClientError {
         name: String,
         message: String,
     },
+    /// The request breaks the protocol (a bad channel name, say) and was not sent; the
+    /// error carries the code the server would have answered with.
+    #[error("invalid request: {0}")]
+    InvalidRequest(ProtocolError),
     /// The server sent something that is not the protocol (unparseable, or the wrong reply).
     #[error("protocol error: {0}")]
     Protocol(String),

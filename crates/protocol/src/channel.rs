@@ -44,6 +44,12 @@ impl ChannelName {
         Ok(Self(Arc::from(name)))
     }
 
+    /// The channel a chat goes to when it names none ([`crate::DEFAULT_CHAT_CHANNEL`]).
+    pub fn default_chat() -> Self {
+        // A constant known to follow the rule (a test checks it), so no check at run time.
+        Self(Arc::from(crate::DEFAULT_CHAT_CHANNEL))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -105,6 +111,14 @@ mod tests {
         ] {
             assert!(ChannelName::new(ok).is_ok(), "{ok} should be valid");
         }
+    }
+
+    #[test]
+    fn the_default_chat_channel_follows_the_rule() {
+        assert_eq!(
+            ChannelName::new(crate::DEFAULT_CHAT_CHANNEL),
+            Ok(ChannelName::default_chat())
+        );
     }
 
     #[test]

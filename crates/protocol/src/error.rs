@@ -186,7 +186,8 @@ impl ProtocolError {
 ///
 /// The 1xxx codes are RFC 6455's; the 4xxx codes are switchboard's own (the range RFC 6455
 /// leaves to applications). A client should reconnect (with `since`) after every code except
-/// 1002, 1003, 1007 and 1009, which say the client itself sent something wrong.
+/// 1002, 1003, 1007 and 1009, which say the client itself sent something wrong:
+/// [`CloseCode::should_reconnect`] and [`should_reconnect_after`] are that rule as code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CloseCode {
     /// 1000: the connection is closed on purpose and cleanly.
@@ -208,6 +209,43 @@ pub enum CloseCode {
 }
 
 impl CloseCode {
+    /// Every close code the server sends, in numeric order.
+    pub const ALL: [CloseCode; 8] = [
+        CloseCode::Normal,
+        CloseCode::GoingAway,
+        CloseCode::ProtocolError,
+        CloseCode::InvalidPayload,
+        CloseCode::MessageTooBig,
+        CloseCode::InternalError,
+        CloseCode::IdleTimeout,
+        CloseCode::SlowConsumer,
+    ];
+
+    /// Looks a close code up by its number; `None` for codes the server never sends.
+    pub fn from_code(code: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    /// Whether a client should connect again (with backoff, resuming with `since`) after
+    /// the server closed with this code: the "reconnect?" column of `docs/protocol.md`.
+    ///
+    /// No for the codes that blame the client's own bytes (1002, 1007, 1009): the same
+    /// client would send the same thing and be closed the same way. Yes for the rest,
+    /// including 1000: the server ended a connection the client had not given up (a client
+    /// that closed on purpose is not asking).
+    pub const fn should_reconnect(self) -> bool {
+        match self {
+            CloseCode::ProtocolError | CloseCode::InvalidPayload | CloseCode::MessageTooBig => {
+                false
+            }
+            CloseCode::Normal
+            | CloseCode::GoingAway
+            | CloseCode::InternalError
+            | CloseCode::IdleTimeout
+            | CloseCode::SlowConsumer => true,
+        }
+    }
+
     pub const fn code(self) -> u16 {
         match self {
             CloseCode::Normal => 1000,
@@ -236,9 +274,91 @@ impl CloseCode {
     }
 }
 
+/// RFC 6455's 1003: the peer sent a kind of data it cannot accept. switchboard answers
+/// binary frames with error 106 instead, but a proxy or another server may send it.
+pub const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
+
+/// [`CloseCode::should_reconnect`] for any number a close frame or notice can carry. A
+/// number the server does not send is a reason to reconnect unless it is 1003, which,
+/// like 1002/1007/1009, says the client's own data was refused (`docs/protocol.md`).
+pub fn should_reconnect_after(code: u16) -> bool {
+    match CloseCode::from_code(code) {
+        Some(known) => known.should_reconnect(),
+        None => code != CLOSE_UNSUPPORTED_DATA,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_codes_round_trip() {
+        for close in CloseCode::ALL {
+            assert_eq!(CloseCode::from_code(close.code()), Some(close));
+        }
+        assert_eq!(CloseCode::from_code(1003), None);
+    }
+
+    #[test]
+    fn a_clean_close_by_the_server_is_reconnected() {
+        assert!(CloseCode::Normal.should_reconnect());
+        assert!(should_reconnect_after(1000));
+    }
+
+    #[test]
+    fn shutdown_is_reconnected() {
+        assert!(CloseCode::GoingAway.should_reconnect());
+        assert!(should_reconnect_after(1001));
+    }
+
+    #[test]
+    fn a_protocol_error_is_not_reconnected() {
+        assert!(!CloseCode::ProtocolError.should_reconnect());
+        assert!(!should_reconnect_after(1002));
+    }
+
+    #[test]
+    fn unsupported_data_is_not_reconnected() {
+        assert!(!should_reconnect_after(CLOSE_UNSUPPORTED_DATA));
+    }
+
+    #[test]
+    fn invalid_utf8_is_not_reconnected() {
+        assert!(!CloseCode::InvalidPayload.should_reconnect());
+        assert!(!should_reconnect_after(1007));
+    }
+
+    #[test]
+    fn a_message_too_big_is_not_reconnected() {
+        assert!(!CloseCode::MessageTooBig.should_reconnect());
+        assert!(!should_reconnect_after(1009));
+    }
+
+    #[test]
+    fn an_internal_error_is_reconnected() {
+        assert!(CloseCode::InternalError.should_reconnect());
+        assert!(should_reconnect_after(1011));
+    }
+
+    #[test]
+    fn an_idle_timeout_is_reconnected() {
+        assert!(CloseCode::IdleTimeout.should_reconnect());
+        assert!(should_reconnect_after(4000));
+    }
+
+    #[test]
+    fn a_slow_consumer_is_reconnected() {
+        assert!(CloseCode::SlowConsumer.should_reconnect());
+        assert!(should_reconnect_after(4001));
+    }
+
+    #[test]
+    fn codes_the_server_never_sends_are_reconnected_except_1003() {
+        for code in [1006, 1012, 1013, 4999] {
+            assert!(should_reconnect_after(code), "{code}");
+        }
+    }
 
     #[test]
     fn codes_are_unique_and_round_trip() {

@@ -7,22 +7,27 @@
 //!
 //! # Layout
 //! - [`channel`]: the channel-name rule ([`ChannelName`]).
-//! - [`client`]: what clients send ([`ClientMessage`]) and its strict parser.
+//! - [`client`]: what clients send ([`ClientMessage`]): its strict parser, and the
+//!   constructors and serialization clients build it with ([`client::build`]).
 //! - [`server`]: what the server sends ([`ServerMessage`]), parsed by clients.
 //! - [`delivery`]: the borrowed, serialize-once form of channel messages used on the hot path.
-//! - [`error`]: numbered error codes ([`ErrorCode`]) and close codes.
+//! - [`envelope`]: the HTTP bodies around client messages (poll requests and responses,
+//!   `POST /sse/message` and `/poll/message`).
+//! - [`error`]: numbered error codes ([`ErrorCode`]) and close codes ([`CloseCode`], with
+//!   the reconnect rule).
 //! - [`frame`]: length-prefixed framing for the raw TCP transport.
 
 pub mod channel;
 pub mod client;
 pub mod delivery;
+pub mod envelope;
 pub mod error;
 pub mod frame;
 pub mod server;
 
 pub use channel::{ChannelName, InvalidChannelName};
 pub use client::{ClientMessage, RequestId, parse_client_message};
-pub use error::{CloseCode, ErrorCode, ProtocolError};
+pub use error::{CloseCode, ErrorCode, ProtocolError, should_reconnect_after};
 pub use server::ServerMessage;
 
 /// The server's name as announced in `welcome`.

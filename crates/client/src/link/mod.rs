@@ -14,7 +14,8 @@ pub(crate) mod ws;
 
 use std::{sync::Arc, time::Duration};
 
-use switchboard_protocol::server::Transport;
+use serde_json::value::RawValue;
+use switchboard_protocol::{ErrorCode, ProtocolError, ServerMessage, server::Transport};
 use tokio::{sync::mpsc, task::AbortHandle};
 
 use crate::{endpoint::Endpoint, error::LinkError, wire::WireLog};
@@ -33,8 +34,20 @@ pub(crate) enum Inbound {
     /// Proof of life that carries no message (a WebSocket ping, an SSE comment, an
     /// empty poll response).
     Activity,
-    /// The link is gone; nothing follows.
-    Closed(String),
+    /// The link is gone; nothing follows. `code` is the close code the server gave (a
+    /// WebSocket close frame, a poll's `closed`, an SSE `: close` comment), if it gave one;
+    /// the session decides from it whether to reconnect.
+    Closed { reason: String, code: Option<u16> },
+}
+
+impl Inbound {
+    /// The link broke without a close code (a socket error, an end without notice).
+    pub(crate) fn lost(reason: impl Into<String>) -> Self {
+        Inbound::Closed {
+            reason: reason.into(),
+            code: None,
+        }
+    }
 }
 
 /// What a transport needs to connect.
@@ -105,7 +118,7 @@ impl Link {
             return;
         }
         let _ = tokio::time::timeout(within, async {
-            while !matches!(self.recv().await, Inbound::Closed(_)) {}
+            while !matches!(self.recv().await, Inbound::Closed { .. }) {}
         })
         .await;
     }
@@ -116,14 +129,14 @@ impl Link {
             return std::future::pending().await;
         }
         match self.incoming.recv().await {
-            Some(Inbound::Closed(reason)) => {
+            Some(closed @ Inbound::Closed { .. }) => {
                 self.closed = true;
-                Inbound::Closed(reason)
+                closed
             }
             Some(event) => event,
             None => {
                 self.closed = true;
-                Inbound::Closed("link closed".to_owned())
+                Inbound::lost("link closed")
             }
         }
     }
@@ -135,6 +148,16 @@ impl Drop for Link {
             task.abort();
         }
     }
+}
+
+/// A queued text as the raw JSON an HTTP envelope carries. Text that is not JSON (only
+/// [`crate::Client::send_raw`] can queue it) cannot be wrapped: it is answered here with
+/// the `error` 100 the server gives a body that is not JSON, handed up as `Err`.
+pub(crate) fn envelope_message(text: String) -> Result<Box<RawValue>, String> {
+    RawValue::from_string(text).map_err(|e| {
+        let refusal = ProtocolError::new(ErrorCode::InvalidJson, format!("malformed JSON: {e}"));
+        ServerMessage::from_error(&refusal).to_json()
+    })
 }
 
 /// Connects one transport.

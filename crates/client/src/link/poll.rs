@@ -13,17 +13,22 @@
 //! The held poll is never dropped, so sending costs one request and no lost wait. A
 //! `409` (201: a previous poll is still being torn down after a reconnect) is retried
 //! after [`CONCURRENT_POLL_RETRY`].
+//!
+//! Request and response bodies are the protocol crate's [`switchboard_protocol::envelope`] types; the message
+//! inside is the text the session queued, carried as raw JSON and never parsed again.
 
-use std::{collections::VecDeque, time::Duration};
+use std::{borrow::Cow, collections::VecDeque, time::Duration};
 
 use hyper::{Method, StatusCode};
-use serde::Deserialize;
 use serde_json::value::RawValue;
-use switchboard_protocol::server::Transport;
+use switchboard_protocol::{
+    envelope::{ChannelSpec, MessageEnvelope, PollRequest, PollResponse},
+    server::Transport,
+};
 use tokio::sync::mpsc;
 
 use super::{
-    Inbound, LINK_RECV_QUEUE, LINK_SEND_QUEUE, Link, LinkSettings,
+    Inbound, LINK_RECV_QUEUE, LINK_SEND_QUEUE, Link, LinkSettings, envelope_message,
     http::{HttpConn, read_body, refusal},
 };
 use crate::error::LinkError;
@@ -40,23 +45,6 @@ pub(crate) enum Mode {
     Short,
 }
 
-#[derive(Debug, Deserialize)]
-struct PollResponse {
-    connection_id: String,
-    cursor: u64,
-    #[serde(default)]
-    messages: Vec<Box<RawValue>>,
-    #[serde(default)]
-    closed: Option<Closed>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Closed {
-    code: u16,
-    #[serde(default)]
-    reason: String,
-}
-
 pub(crate) async fn connect(settings: &LinkSettings, mode: Mode) -> Result<Link, LinkError> {
     let transport = match mode {
         Mode::Long => Transport::LongPoll,
@@ -64,17 +52,16 @@ pub(crate) async fn connect(settings: &LinkSettings, mode: Mode) -> Result<Link,
     };
     let path = settings.endpoint.path_for(transport);
     let mut conn = HttpConn::open(settings).await?;
-    let open = match &settings.channels {
-        None => "{}".to_owned(),
-        Some(list) => serde_json::json!({ "channels": list }).to_string(),
+    let open = PollRequest::<&RawValue> {
+        channels: settings
+            .channels
+            .as_ref()
+            .map(|list| list.iter().cloned().map(ChannelSpec::Name).collect()),
+        ..PollRequest::default()
     };
+    let open = body_of(&open);
     let response = conn
-        .send(
-            Method::POST,
-            &path,
-            "application/json",
-            Some(open.into_bytes()),
-        )
+        .send(Method::POST, &path, "application/json", Some(open))
         .await?;
     if response.status() != StatusCode::OK {
         return Err(refusal(response).await);
@@ -95,6 +82,7 @@ pub(crate) async fn connect(settings: &LinkSettings, mode: Mode) -> Result<Link,
         outgoing: out_rx,
         waiting: VecDeque::new(),
         sender: None,
+        closed_code: None,
     };
     let task = tokio::spawn(poller.run(first));
     Ok(Link::new(
@@ -115,9 +103,11 @@ struct Poller {
     inbound: mpsc::Sender<Inbound>,
     outgoing: mpsc::Receiver<String>,
     /// Messages taken from the queue but not yet sent (one goes per request).
-    waiting: VecDeque<String>,
+    waiting: VecDeque<Box<RawValue>>,
     /// The second connection that carries `POST /poll/message` beside a held long poll.
     sender: Option<HttpConn>,
+    /// The close code of the response that ended the session.
+    closed_code: Option<u16>,
 }
 
 /// What one poll came to.
@@ -135,7 +125,18 @@ impl Poller {
             Some(reason) => reason,
             None => self.poll_loop().await,
         };
-        let _ = self.inbound.send(Inbound::Closed(reason)).await;
+        let code = self.closed_code;
+        let _ = self.inbound.send(Inbound::Closed { reason, code }).await;
+    }
+
+    /// Queues a text for sending, or hands up the `error` a text that is not JSON gets.
+    async fn queue(&mut self, text: String) {
+        match envelope_message(text) {
+            Ok(message) => self.waiting.push_back(message),
+            Err(refusal) => {
+                let _ = self.inbound.send(Inbound::Text(refusal)).await;
+            }
+        }
     }
 
     async fn poll_loop(&mut self) -> String {
@@ -143,7 +144,7 @@ impl Poller {
         loop {
             if self.waiting.is_empty() {
                 while let Ok(text) = self.outgoing.try_recv() {
-                    self.waiting.push_back(text);
+                    self.queue(text).await;
                 }
             }
             if self.mode == Mode::Short && self.waiting.is_empty() {
@@ -151,7 +152,7 @@ impl Poller {
                 tokio::select! {
                     () = tokio::time::sleep(interval) => {}
                     text = self.outgoing.recv() => match text {
-                        Some(text) => self.waiting.push_back(text),
+                        Some(text) => self.queue(text).await,
                         None => return "closed by the client".to_owned(),
                     },
                 }
@@ -184,15 +185,13 @@ impl Poller {
     }
 
     /// One poll request; a long poll without a message gives way to the next message.
-    async fn poll(&mut self, message: Option<&str>) -> Result<Outcome, String> {
-        let id = serde_json::to_string(&self.connection_id).unwrap_or_default();
-        let body = match message {
-            Some(text) => format!(
-                r#"{{"connection_id":{id},"cursor":{},"message":{text}}}"#,
-                self.cursor
-            ),
-            None => format!(r#"{{"connection_id":{id},"cursor":{}}}"#, self.cursor),
-        };
+    async fn poll(&mut self, message: Option<&RawValue>) -> Result<Outcome, String> {
+        let body = body_of(&PollRequest {
+            connection_id: Some(Cow::Borrowed(&self.connection_id)),
+            cursor: Some(self.cursor),
+            message,
+            channels: None,
+        });
         if self.conn.is_none() {
             self.conn = Some(
                 HttpConn::open(&self.settings)
@@ -203,12 +202,7 @@ impl Poller {
         let Some(conn) = self.conn.as_mut() else {
             return Err("no connection".to_owned());
         };
-        let request = conn.send(
-            Method::POST,
-            &self.path,
-            "application/json",
-            Some(body.into_bytes()),
-        );
+        let request = conn.send(Method::POST, &self.path, "application/json", Some(body));
         let response = if self.mode == Mode::Long {
             // While the poll is held, messages go beside it on the second connection.
             tokio::pin!(request);
@@ -216,11 +210,20 @@ impl Poller {
                 tokio::select! {
                     response = &mut request => break response,
                     text = self.outgoing.recv() => match text {
-                        Some(text) => {
-                            let message_path = format!("{}/message", self.path);
-                            send_beside(&mut self.sender, &self.settings, &message_path, &id, &text)
-                                .await?;
-                        }
+                        Some(text) => match envelope_message(text) {
+                            Ok(message) => {
+                                let message_path = format!("{}/message", self.path);
+                                let body = body_of(&MessageEnvelope {
+                                    connection_id: Cow::Borrowed(&self.connection_id),
+                                    message: &*message,
+                                });
+                                send_beside(&mut self.sender, &self.settings, &message_path, body)
+                                    .await?;
+                            }
+                            Err(refusal) => {
+                                let _ = self.inbound.send(Inbound::Text(refusal)).await;
+                            }
+                        },
                         None => return Err("closed by the client".to_owned()),
                     },
                 }
@@ -275,9 +278,12 @@ impl Poller {
                 return Some("closed by the client".to_owned());
             }
         }
-        response
-            .closed
-            .map(|c| format!("the server closed the session: {} {}", c.code, c.reason))
+        let closed = response.closed?;
+        self.closed_code = Some(closed.code);
+        Some(format!(
+            "the server closed the session: {} {}",
+            closed.code, closed.reason
+        ))
     }
 }
 
@@ -287,10 +293,8 @@ async fn send_beside(
     sender: &mut Option<HttpConn>,
     settings: &LinkSettings,
     path: &str,
-    connection_id_json: &str,
-    text: &str,
+    body: Vec<u8>,
 ) -> Result<(), String> {
-    let body = format!(r#"{{"connection_id":{connection_id_json},"message":{text}}}"#);
     if sender.is_none() {
         *sender = Some(HttpConn::open(settings).await.map_err(|e| e.to_string())?);
     }
@@ -298,12 +302,7 @@ async fn send_beside(
         return Err("no connection".to_owned());
     };
     let sent = conn
-        .send(
-            Method::POST,
-            path,
-            "application/json",
-            Some(body.into_bytes()),
-        )
+        .send(Method::POST, path, "application/json", Some(body))
         .await;
     let response = match sent {
         Ok(response) => response,
@@ -321,4 +320,9 @@ async fn send_beside(
         "POST {path} answered HTTP {status}: {}",
         String::from_utf8_lossy(&body).trim()
     ))
+}
+
+/// An envelope's JSON body. Cannot fail: strings, numbers and already-valid raw JSON.
+fn body_of(envelope: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(envelope).unwrap_or_default()
 }

@@ -4,16 +4,20 @@
 //!
 //! The event-stream parser follows the WHATWG rules a client needs: lines end in `\n`,
 //! `\r\n` or `\r`; `data:` lines are joined with `\n`; a blank line dispatches; comment
-//! lines (`:`) are proof of life. Events are bounded by [`MAX_SSE_EVENT`].
+//! lines (`:`) are proof of life. Events are bounded by [`MAX_SSE_EVENT`]. The server's
+//! `: close <code> <reason>` comment before it ends the stream is kept as the link's
+//! close code.
+
+use std::borrow::Cow;
 
 use http_body_util::BodyExt;
 use hyper::{Method, StatusCode, header};
 use serde::Deserialize;
-use switchboard_protocol::server::Transport;
+use switchboard_protocol::{envelope::MessageEnvelope, server::Transport};
 use tokio::sync::{mpsc, watch};
 
 use super::{
-    Inbound, LINK_RECV_QUEUE, LINK_SEND_QUEUE, Link, LinkSettings,
+    Inbound, LINK_RECV_QUEUE, LINK_SEND_QUEUE, Link, LinkSettings, envelope_message,
     http::{HttpConn, read_body, refusal},
 };
 use crate::error::LinkError;
@@ -82,7 +86,8 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
                 }
             }
         };
-        let _ = in_tx.send(Inbound::Closed(reason)).await;
+        let code = parser.close_code;
+        let _ = in_tx.send(Inbound::Closed { reason, code }).await;
     });
     let settings = settings.clone();
     let mut post_conn: Option<HttpConn> = None;
@@ -90,12 +95,24 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
         let Ok(id) = id_rx.wait_for(Option::is_some).await.map(|id| id.clone()) else {
             return;
         };
-        let id = serde_json::to_string(&id.unwrap_or_default()).unwrap_or_default();
+        let id = id.unwrap_or_default();
         let path = format!("{}/message", settings.endpoint.path_for(Transport::Sse));
         while let Some(text) = out_rx.recv().await {
-            let body = format!(r#"{{"connection_id":{id},"message":{text}}}"#).into_bytes();
+            let message = match envelope_message(text) {
+                Ok(message) => message,
+                Err(refusal) => {
+                    let _ = closed_tx.send(Inbound::Text(refusal)).await;
+                    continue;
+                }
+            };
+            let envelope = MessageEnvelope {
+                connection_id: Cow::Borrowed(id.as_str()),
+                message: &*message,
+            };
+            // Cannot fail: a string and already-valid raw JSON.
+            let body = serde_json::to_vec(&envelope).unwrap_or_default();
             if let Err(why) = post(&settings, &mut post_conn, &path, body, &closed_tx).await {
-                let _ = closed_tx.send(Inbound::Closed(why)).await;
+                let _ = closed_tx.send(Inbound::lost(why)).await;
                 return;
             }
         }
@@ -169,6 +186,8 @@ pub(crate) struct EventParser {
     line: Vec<u8>,
     data: Option<String>,
     last_was_cr: bool,
+    /// The code of a `: close <code> <reason>` comment, once one was read.
+    pub(crate) close_code: Option<u16>,
 }
 
 impl EventParser {
@@ -203,7 +222,10 @@ impl EventParser {
             }
             return;
         }
-        if line.starts_with(':') {
+        if let Some(comment) = line.strip_prefix(':') {
+            if let Some(notice) = comment.trim_start().strip_prefix("close ") {
+                self.close_code = notice.split(' ').next().and_then(|c| c.parse().ok());
+            }
             out.push(None);
             return;
         }
@@ -242,5 +264,15 @@ mod tests {
                 "split at {split}"
             );
         }
+    }
+
+    #[test]
+    fn keeps_the_code_of_a_close_comment() {
+        let mut p = EventParser::default();
+        assert_eq!(p.feed(b": heartbeat\n\n").unwrap(), vec![None]);
+        assert_eq!(p.close_code, None);
+        let events = p.feed(b": close 1009 message too big\n\n").unwrap();
+        assert_eq!(events, vec![None], "a close comment is still proof of life");
+        assert_eq!(p.close_code, Some(1009));
     }
 }

@@ -49,7 +49,8 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
                 Err(_) => break "a frame is not UTF-8 text".to_owned(),
             }
         };
-        let _ = in_tx.send(Inbound::Closed(reason)).await;
+        // The code, if any, came before as a `close` message, which the session read.
+        let _ = in_tx.send(Inbound::lost(reason)).await;
     });
     let write_task = tokio::spawn(async move {
         while let Some(text) = out_rx.recv().await {
@@ -61,7 +62,7 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
             frame.extend_from_slice(text.as_bytes());
             if let Err(err) = writer.write_all(&frame).await {
                 let _ = closed_tx
-                    .send(Inbound::Closed(format!("TCP write failed: {err}")))
+                    .send(Inbound::lost(format!("TCP write failed: {err}")))
                     .await;
                 return;
             }

@@ -55,6 +55,7 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
                 );
             }
         };
+        let mut code = None;
         let reason = loop {
             tokio::select! {
                 frame = socket.next() => match frame {
@@ -77,7 +78,10 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
                     }
                     Some(Ok(Message::Close(frame))) => {
                         break match frame {
-                            Some(f) => format!("server closed the WebSocket: {} {}", u16::from(f.code), f.reason),
+                            Some(f) => {
+                                code = Some(u16::from(f.code));
+                                format!("server closed the WebSocket: {} {}", u16::from(f.code), f.reason)
+                            }
                             None => "server closed the WebSocket".to_owned(),
                         };
                     }
@@ -99,7 +103,7 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
                 },
             }
         };
-        let _ = in_tx.send(Inbound::Closed(reason)).await;
+        let _ = in_tx.send(Inbound::Closed { reason, code }).await;
     });
     Ok(Link::new(
         Transport::Websocket,

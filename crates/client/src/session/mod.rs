@@ -4,7 +4,10 @@
 //!
 //! establish (negotiate + welcome) → drive (route messages, match replies, watch the
 //! heartbeat, probe better transports) → on loss, back off with full jitter and
-//! establish again, re-subscribing every channel from its last seq.
+//! establish again, re-subscribing every channel from its last seq. A loss the server
+//! explained with a close code that blames the client (1002, 1003, 1007, 1009:
+//! [`switchboard_protocol::should_reconnect_after`]) ends the session instead, since a
+//! new connection would be closed the same way.
 //!
 //! Guarantees: channel messages reach the application once each and in order per
 //! channel ([`cursor`]); a server that falls silent longer than the idle window it
@@ -24,8 +27,9 @@ use std::{
     time::Duration,
 };
 
-use serde_json::json;
-use switchboard_protocol::{ServerMessage, server::Transport};
+use switchboard_protocol::{
+    ChannelName, ClientMessage, ServerMessage, server::Transport, should_reconnect_after,
+};
 use tokio::{
     sync::{mpsc, oneshot, watch},
     task::JoinHandle,
@@ -64,7 +68,11 @@ pub(crate) enum Command {
 
 /// Why driving a link stopped.
 enum Stop {
-    Lost(String),
+    /// The link is gone; `code` is the close code the server gave, if any.
+    Lost {
+        reason: String,
+        code: Option<u16>,
+    },
     UserClosed(Option<oneshot::Sender<()>>),
     Upgrade(Box<Established>),
 }
@@ -91,6 +99,9 @@ pub(crate) struct Session {
     pub(crate) replies: Vec<String>,
     /// A `close` that arrived while reconnecting, answered when the session ends.
     pub(crate) closing: Option<oneshot::Sender<()>>,
+    /// The code of a `close` message on the current link (raw TCP says goodbye in a
+    /// message, not in a close frame), read when the link then ends.
+    pub(crate) close_notice: Option<u16>,
 }
 
 impl Session {
@@ -125,7 +136,7 @@ impl Session {
                     self.fail_pending();
                     link = self.start(*better, true).await;
                 }
-                Stop::Lost(reason) => {
+                Stop::Lost { reason, code } => {
                     drop(link);
                     self.fail_pending();
                     self.status.send_modify(|s| s.connected = false);
@@ -133,6 +144,13 @@ impl Session {
                         reason: reason.clone(),
                     })
                     .await;
+                    if let Some(code) = code.filter(|code| !should_reconnect_after(*code)) {
+                        self.finish(&format!(
+                            "not reconnecting: close code {code} says this client's own messages were refused ({reason})"
+                        ))
+                        .await;
+                        return;
+                    }
                     if !self.options.reconnect {
                         self.finish(&format!("connection lost: {reason}")).await;
                         return;
@@ -156,6 +174,7 @@ impl Session {
             welcome,
             reason,
         } = established;
+        self.close_notice = None;
         if let Some(old) = self.epoch.replace(welcome.epoch.clone())
             && old != welcome.epoch
         {
@@ -189,16 +208,21 @@ impl Session {
                 .cursors
                 .begin_resume(|| ids.fetch_add(1, Ordering::Relaxed))
             {
-                let text = json!({"type": "subscribe", "id": r.id, "channel": r.channel, "since": r.since, "epoch": r.epoch}).to_string();
-                link.send(text).await;
+                // The name came from the server's own `subscribed`, so it follows the rule.
+                let Ok(channel) = ChannelName::new(&r.channel) else {
+                    tracing::warn!(channel = %r.channel, "not resuming a channel with an invalid name");
+                    continue;
+                };
+                let resume = ClientMessage::resume(channel, r.since, r.epoch).with_id(r.id);
+                link.send(resume.to_json()).await;
             }
         } else if link.transport == Transport::Tcp
             && let Some(channels) = self.options.channels.clone()
         {
             // Raw TCP has no URL to name channels in: join them by message.
-            for channel in channels {
-                link.send(json!({"type": "subscribe", "channel": channel}).to_string())
-                    .await;
+            // `Client::connect` checked every name, so none is skipped here.
+            for channel in channels.iter().filter_map(|c| ChannelName::new(c).ok()) {
+                link.send(ClientMessage::subscribe(channel).to_json()).await;
             }
         }
         while let Some(command) = self.offline.pop_front() {
@@ -287,7 +311,10 @@ impl Session {
                         last_heard = Instant::now();
                         pinged = false;
                     }
-                    Inbound::Closed(reason) => return Stop::Lost(reason),
+                    Inbound::Closed { reason, code } => {
+                        let code = code.or(self.close_notice.take());
+                        return Stop::Lost { reason, code };
+                    }
                 },
                 command = self.commands.recv() => match command {
                     Some(Command::Close { done }) => return Stop::UserClosed(Some(done)),
@@ -295,16 +322,22 @@ impl Session {
                     Some(command) => {
                         last_sent = Instant::now();
                         if !self.send_on(link, command).await {
-                            return Stop::Lost("the link stopped accepting messages".to_owned());
+                            return Stop::Lost {
+                                reason: "the link stopped accepting messages".to_owned(),
+                                code: self.close_notice.take(),
+                            };
                         }
                     }
                 },
                 _ = ticker.tick() => {
                     let silent = last_heard.elapsed();
                     if !idle.is_zero() && silent >= idle {
-                        return Stop::Lost(format!(
-                            "nothing heard from the server for {silent:?} (idle window {idle:?} from welcome)"
-                        ));
+                        return Stop::Lost {
+                            reason: format!(
+                                "nothing heard from the server for {silent:?} (idle window {idle:?} from welcome)"
+                            ),
+                            code: None,
+                        };
                     }
                     // Half the idle window of silence from the server asks for a sign of
                     // life; half of it without sending keeps servers that cull quiet
@@ -314,7 +347,7 @@ impl Session {
                     if quiet {
                         pinged = true;
                         last_sent = Instant::now();
-                        link.send(json!({"type": "ping"}).to_string()).await;
+                        link.send(ClientMessage::ping().to_json()).await;
                     }
                 }
                 better = async {

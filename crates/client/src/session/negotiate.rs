@@ -91,7 +91,7 @@ async fn attempt(
     .map_err(|_| format!("no welcome within {welcome_timeout:?}"))?;
     let text = match first {
         Inbound::Text(text) => text,
-        Inbound::Closed(reason) => return Err(format!("closed before welcome: {reason}")),
+        Inbound::Closed { reason, .. } => return Err(format!("closed before welcome: {reason}")),
         Inbound::Activity => return Err("no welcome".to_owned()),
     };
     match serde_json::from_str::<ServerMessage>(&text) {

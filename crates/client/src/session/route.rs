@@ -3,7 +3,9 @@
 //! replies go to the request waiting for them, `gap` becomes an event, and everything
 //! else is an event for the application.
 
-use switchboard_protocol::{BROADCAST_CHANNEL, RequestId, ServerMessage};
+use switchboard_protocol::{
+    BROADCAST_CHANNEL, ChannelName, ClientMessage, RequestId, ServerMessage,
+};
 
 use super::Session;
 use crate::ClientEvent;
@@ -26,6 +28,10 @@ impl Session {
         }
         match &message {
             ServerMessage::Welcome { .. } => return,
+            ServerMessage::Close { code, .. } => {
+                // Raw TCP's goodbye: the link ends next, and its code decides a reconnect.
+                self.close_notice = Some(*code);
+            }
             ServerMessage::Subscribed {
                 channel,
                 epoch,
@@ -39,9 +45,10 @@ impl Session {
                     && self.cursors.get(channel).is_none()
                 {
                     self.strays.insert(channel.clone());
-                    self.replies.push(
-                        serde_json::json!({"type": "unsubscribe", "channel": channel}).to_string(),
-                    );
+                    if let Ok(name) = ChannelName::new(channel) {
+                        self.replies
+                            .push(ClientMessage::unsubscribe(name).to_json());
+                    }
                     return;
                 }
                 let resume = reply_id.is_some_and(|id| self.cursors.is_resume(id));

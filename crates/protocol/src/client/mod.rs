@@ -5,6 +5,12 @@
 //! then a typed pass for the fields of that type. Unknown fields are ignored, so clients
 //! may add their own; publish `data` is kept as the raw JSON text it arrived as, so the
 //! server forwards it byte for byte.
+//!
+//! The same [`ClientMessage`] also *builds* what clients send: [`build`] has its
+//! constructors and its `Serialize` (derived here, so the parser above is untouched and
+//! costs nothing more), and a test round-trips every type through both.
+
+pub mod build;
 
 use std::borrow::Cow;
 
@@ -31,46 +37,68 @@ pub enum RequestId {
 }
 
 /// Every message type a client may send.
-#[derive(Debug, Clone)]
+///
+/// Serializes to the JSON the parser reads back (`{"type": "chat", ...}`): absent options
+/// are left out, as is the default chat channel, so the text is what clients always sent.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// `chat`: a chat line to a channel (default `lobby`).
     Chat {
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        #[serde(skip_serializing_if = "build::is_default_chat_channel")]
         channel: ChannelName,
         user: String,
         text: String,
     },
     /// `broadcast`: a text for every connection.
-    Broadcast { id: Option<RequestId>, text: String },
+    Broadcast {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        text: String,
+    },
     /// `ping`: answered by `pong` with the same `id`.
-    Ping { id: Option<RequestId> },
+    Ping {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+    },
     /// `custom`: an application action, e.g. `get_stats`.
     Custom {
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
         action: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
         data: Option<serde_json::Value>,
     },
     /// `subscribe`: join a channel, optionally resuming after `since` in `epoch`.
     Subscribe {
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
         channel: ChannelName,
+        #[serde(skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         epoch: Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
         presence: bool,
     },
     /// `unsubscribe`: leave a channel.
     Unsubscribe {
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
         channel: ChannelName,
     },
     /// `publish`: arbitrary JSON `data` to a channel, acknowledged with `ack` when `id` is set.
     Publish {
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
         channel: ChannelName,
         data: Box<RawValue>,
     },
     /// `presence`: ask who is subscribed to a channel.
     Presence {
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
         channel: ChannelName,
     },
@@ -325,6 +353,31 @@ mod tests {
         parse_client_message(text).expect_err(text).code
     }
 
+    /// The position of `message`'s variant in [`CLIENT_TYPES`]. The match has no
+    /// wildcard, so a new variant does not compile until it is listed here, and an index
+    /// past the end of `CLIENT_TYPES` fails every test that uses it.
+    pub(crate) fn type_index(message: &ClientMessage) -> usize {
+        match message {
+            ClientMessage::Chat { .. } => 0,
+            ClientMessage::Broadcast { .. } => 1,
+            ClientMessage::Ping { .. } => 2,
+            ClientMessage::Custom { .. } => 3,
+            ClientMessage::Subscribe { .. } => 4,
+            ClientMessage::Unsubscribe { .. } => 5,
+            ClientMessage::Publish { .. } => 6,
+            ClientMessage::Presence { .. } => 7,
+        }
+    }
+
+    /// Asserts that `messages` hold every client type exactly once, in `CLIENT_TYPES` order.
+    pub(crate) fn assert_one_of_each_type(messages: &[ClientMessage]) {
+        let kinds: Vec<&str> = messages.iter().map(ClientMessage::kind).collect();
+        assert_eq!(kinds, CLIENT_TYPES, "one case per client type, in order");
+        for (index, message) in messages.iter().enumerate() {
+            assert_eq!(type_index(message), index, "{message:?}");
+        }
+    }
+
     #[test]
     fn parses_every_type() {
         let cases = [
@@ -337,9 +390,11 @@ mod tests {
             r#"{"type":"publish","channel":"news","data":{"a":[1,2]},"id":"x"}"#,
             r#"{"type":"presence","channel":"news"}"#,
         ];
-        for (text, kind) in cases.iter().zip(CLIENT_TYPES) {
-            assert_eq!(parse_client_message(text).expect(text).kind(), kind);
-        }
+        let parsed: Vec<ClientMessage> = cases
+            .iter()
+            .map(|text| parse_client_message(text).expect(text))
+            .collect();
+        assert_one_of_each_type(&parsed);
     }
 
     #[test]

@@ -1,0 +1,197 @@
+//! The JSON bodies the HTTP transports wrap client messages in: `POST /poll` (and
+//! `/short-poll`) requests and responses, and the `{"connection_id", "message"}` body of
+//! `POST /sse/message` and `POST /poll/message`. `docs/protocol.md` documents them as
+//! part of the protocol, so both sides take them from here.
+//!
+//! Each type is generic over how it holds the client message, so each side pays only
+//! for what it needs: the server reads an owned `Box<RawValue>` (the default, a
+//! `DeserializeOwned` type like the bodies it reads today), the client writes a borrowed
+//! `&RawValue` (the text it already encoded, never parsed again). The message is raw JSON
+//! either way: it is parsed by [`crate::parse_client_message`] like every other message.
+//!
+//! The server renders its poll *responses* by hand around the hub's already-serialized
+//! messages (never re-encoded); [`PollResponse`] is the shape a client reads them into.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// The body of `POST /poll` and `POST /short-poll`; every field is optional, and the
+/// server refuses fields it does not know (103).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollRequest<'a, M = Box<RawValue>> {
+    /// The session to poll; absent to open a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<Cow<'a, str>>,
+    /// The `cursor` of the last response received: acknowledges everything up to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    /// One client message to handle before collecting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<M>,
+    /// Only when opening: the channels to join (absent: the auto-subscribe list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<ChannelSpec>>,
+}
+
+// By hand: a derive would ask `M: Default`, which `&RawValue` is not.
+impl<M> Default for PollRequest<'_, M> {
+    fn default() -> Self {
+        Self {
+            connection_id: None,
+            cursor: None,
+            message: None,
+            channels: None,
+        }
+    }
+}
+
+/// A channel to join when a poll session opens: a name, or a name with a resume position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ChannelSpec {
+    /// `"lobby"`.
+    Name(String),
+    /// `{"channel": "news", "since": 7, "epoch": "..."}`.
+    Resume {
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
+    },
+}
+
+/// The body of `POST /sse/message` and `POST /poll/message`: one client message sent as
+/// the connection (or session) `connection_id`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageEnvelope<'a, M = Box<RawValue>> {
+    pub connection_id: Cow<'a, str>,
+    pub message: M,
+}
+
+/// A `200` answer to a poll: the messages (protocol JSON, exactly as a WebSocket would
+/// carry them), the cursor that acknowledges them, and `closed` once the session ended.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PollResponse {
+    pub connection_id: String,
+    pub cursor: u64,
+    #[serde(default)]
+    pub timeout: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<ClosedNotice>,
+    #[serde(default)]
+    pub messages: Vec<Box<RawValue>>,
+}
+
+/// Why a poll session ended: a [`crate::CloseCode`] number and its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedNotice {
+    pub code: u16,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::{ChannelName, ClientMessage, parse_client_message};
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn a_poll_request_built_by_a_client_reads_back_on_the_server_side() {
+        let message = ClientMessage::ping().with_id(3).to_json();
+        let message = raw(&message);
+        let sent = PollRequest {
+            connection_id: Some(Cow::Borrowed("c-1")),
+            cursor: Some(4),
+            message: Some(&*message),
+            channels: None,
+        };
+        let body = serde_json::to_string(&sent).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            json!({"connection_id": "c-1", "cursor": 4, "message": {"type": "ping", "id": 3}})
+        );
+        let read: PollRequest<'static> = serde_json::from_str(&body).unwrap();
+        assert_eq!(read.connection_id.as_deref(), Some("c-1"));
+        assert_eq!(read.cursor, Some(4));
+        let inner = parse_client_message(read.message.unwrap().get()).unwrap();
+        assert_eq!(inner.kind(), "ping");
+    }
+
+    #[test]
+    fn opening_requests_name_channels_or_resume_positions() {
+        let open: PollRequest<'_, &RawValue> = PollRequest {
+            channels: Some(vec![
+                ChannelSpec::Name("lobby".into()),
+                ChannelSpec::Resume {
+                    channel: "news".into(),
+                    since: Some(7),
+                    epoch: Some("e1".into()),
+                },
+            ]),
+            ..PollRequest::default()
+        };
+        let body = serde_json::to_string(&open).unwrap();
+        assert_eq!(
+            body,
+            r#"{"channels":["lobby",{"channel":"news","since":7,"epoch":"e1"}]}"#
+        );
+        let read: PollRequest<'static> = serde_json::from_str(&body).unwrap();
+        assert_eq!(read.channels, open.channels);
+        assert_eq!(
+            serde_json::to_string(&PollRequest::<&RawValue>::default()).unwrap(),
+            "{}"
+        );
+        let unknown = serde_json::from_str::<PollRequest<'static>>(r#"{"cursor":1,"x":2}"#);
+        assert!(unknown.is_err(), "unknown fields are refused");
+    }
+
+    #[test]
+    fn a_message_envelope_carries_the_message_verbatim() {
+        let channel = ChannelName::new("news").unwrap();
+        let message = ClientMessage::publish_raw(channel, raw(r#"{"b": 1.50}"#)).to_json();
+        let message = raw(&message);
+        let sent = MessageEnvelope {
+            connection_id: Cow::Borrowed("c-9"),
+            message: &*message,
+        };
+        let body = serde_json::to_string(&sent).unwrap();
+        assert_eq!(
+            body,
+            r#"{"connection_id":"c-9","message":{"type":"publish","channel":"news","data":{"b": 1.50}}}"#
+        );
+        let read: MessageEnvelope<'static> = serde_json::from_str(&body).unwrap();
+        assert_eq!(read.connection_id, "c-9");
+        assert_eq!(read.message.get(), message.get());
+    }
+
+    #[test]
+    fn poll_responses_read_with_and_without_a_close() {
+        let body = r#"{"connection_id":"c-1","cursor":5,"timeout":false,"closed":{"code":4001,"reason":"slow"},"messages":[{"type":"pong","ts":1}]}"#;
+        let response: PollResponse = serde_json::from_str(body).unwrap();
+        assert_eq!((response.cursor, response.timeout), (5, false));
+        assert_eq!(
+            response.closed,
+            Some(ClosedNotice {
+                code: 4001,
+                reason: "slow".into()
+            })
+        );
+        assert_eq!(response.messages[0].get(), r#"{"type":"pong","ts":1}"#);
+        let quiet: PollResponse = serde_json::from_str(
+            r#"{"connection_id":"c-1","cursor":5,"timeout":true,"messages":[]}"#,
+        )
+        .unwrap();
+        assert!(quiet.timeout && quiet.closed.is_none() && quiet.messages.is_empty());
+    }
+}
