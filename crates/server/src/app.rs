@@ -2,10 +2,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::{
-    Router,
-    routing::{get, post},
-};
+use axum::{Router, routing::get};
 use switchboard_hub::Hub;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -30,11 +27,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/api/stats", get(api::stats))
-        .route("/ws", get(transports::ws::handler))
-        .route("/ws/echo", get(transports::echo::handler))
-        .route("/sse", get(transports::sse::handler))
-        .route("/sse/message", post(transports::sse::message_handler))
-        .merge(transports::poll::router(&state))
+        .merge(transports::routes(&state))
         .merge(web::routes())
         .merge(academy::routes(&state))
         .with_state(state)

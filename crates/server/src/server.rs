@@ -102,7 +102,6 @@ impl Server {
             ));
         }
         feeds::spawn_all(&hub, &state.config, &tasks, &shutdown);
-        crate::transports::ws::spawn_heartbeat(&hub, &state.config.ws, &tasks, &shutdown);
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let listener = listener.tap_io(|tcp| {
             // Real-time messages are small: send them now rather than coalescing.
