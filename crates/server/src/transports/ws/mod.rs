@@ -5,11 +5,12 @@
 //! auto-subscribe list); `broadcast` is always joined.
 //!
 //! Guarantees:
-//! - One task per connection (a hand-written future, `session.rs`) reads frames, drains
+//! - One task per connection (a hand-written future, [`ws_session`]) reads frames, drains
 //!   the outbox and writes, so an idle connection costs one 512-byte task, one small read
 //!   buffer and an empty outbox (about 2 KB in all; see docs/benchmarks.md).
-//! - Keepalive: one ticker for the whole server wakes every session each `heartbeat`;
-//!   each then sends a WebSocket ping, and closes with 4000 a connection from which
+//! - Keepalive, from the shared [`lifecycle`](super::lifecycle): one ticker for the
+//!   whole server wakes every session each `heartbeat`; each then sends a WebSocket
+//!   ping, and closes with 4000 a connection from which
 //!   nothing (not even a pong) arrived within `idle_timeout` (noticed at the first tick
 //!   after it, so within `idle_timeout + heartbeat`).
 //! - A write that cannot finish within `idle_timeout` (the client stopped reading and
