@@ -124,7 +124,6 @@ impl Server {
             weather: &state.config.weather,
         };
         switchboard_feeds::spawn_all(&hub, feeds, &tasks, &shutdown);
-        crate::transports::ws::spawn_heartbeat(&hub, &state.config.ws, &tasks, &shutdown);
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let listener = listener.tap_io(|tcp| {
             // Real-time messages are small: send them now rather than coalescing.

@@ -1,5 +1,6 @@
 //! Reading the JSON bodies of the HTTP transports (`POST /sse/message`, `/poll`,
-//! `/short-poll`): content type, size limit, then strict parsing.
+//! `/short-poll`, `/poll/message`, `/poll/close`): content type, size limit, then strict
+//! parsing; and, for the envelopes that name a connection, finding it ([`read_envelope`]).
 //!
 //! Guarantees: a body is never buffered beyond its limit (a `Content-Length` over it is
 //! refused before reading, a chunked body as soon as it crosses it), and every refusal is
@@ -12,7 +13,8 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::value::RawValue;
 use switchboard_protocol::ErrorCode;
 
 use super::http_error::error_response;
@@ -90,6 +92,51 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejecti
             format!("request body: {err}"),
         )
     })
+}
+
+/// A body that names the connection it is for.
+pub(crate) trait Envelope: DeserializeOwned {
+    fn connection_id(&self) -> &str;
+}
+
+/// `{"connection_id": "...", "message": {<a protocol message>}}`: a message sent on a
+/// connection's behalf (`POST /sse/message`, `POST /poll/message`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MessageEnvelope {
+    pub(crate) connection_id: String,
+    pub(crate) message: Box<RawValue>,
+}
+
+impl Envelope for MessageEnvelope {
+    fn connection_id(&self) -> &str {
+        &self.connection_id
+    }
+}
+
+/// Reads and parses an envelope (up to `limit` bytes), then finds the connection it
+/// names with `find`; an unknown one is answered 404 + 200 with `missing(id)` as the
+/// message. Every refusal comes back as the response to send.
+pub(crate) async fn read_envelope<E: Envelope, C>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    find: impl FnOnce(&str) -> Option<C>,
+    missing: impl FnOnce(&str) -> String,
+) -> Result<(E, C), Response> {
+    let bytes = read_json_body(headers, body, limit)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let envelope: E = parse_json(&bytes).map_err(IntoResponse::into_response)?;
+    let id = envelope.connection_id();
+    match find(id) {
+        Some(connection) => Ok((envelope, connection)),
+        None => Err(error_response(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownConnection,
+            missing(id),
+        )),
+    }
 }
 
 /// True for `application/json`, with or without parameters (`; charset=utf-8`).

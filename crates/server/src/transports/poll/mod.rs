@@ -6,7 +6,7 @@
 //! with one may acknowledge a `cursor`, may carry a `message` to send, and then gets
 //! every message waiting: at once when there are any (or always, for `/short-poll`),
 //! otherwise after the first one arrives or, with none, after `timeout` with
-//! `"timeout": true`. See [`wire`] for the bodies and [`session`] for the cursor rules.
+//! `"timeout": true`. See [`bodies`] for the bodies and [`poll_session`] for the cursor rules.
 //!
 //! Guarantees:
 //! - A response lost on the wire is delivered again: messages stay pending until a later
@@ -21,9 +21,9 @@
 //! - Errors: 503 + 204 (turned off), 415 + 202, 413 + 206, 400 + 100/103/104, 404 + 200
 //!   (unknown session), 409 + 201, 429 + 203 (too many sessions from one address).
 
+pub(crate) mod bodies;
+mod poll_session;
 mod send;
-mod session;
-pub(crate) mod wire;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -39,8 +39,8 @@ use switchboard_hub::{Hub, Timings, Transport};
 use switchboard_protocol::{CloseCode, ErrorCode};
 
 use self::{
-    session::{PollSession, Sessions},
-    wire::{PollRequest, render_response},
+    bodies::{PollRequest, render_response},
+    poll_session::{PollSession, Sessions},
 };
 use super::{
     http_error::{error_response, transport_disabled},

@@ -21,56 +21,50 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use serde_json::value::RawValue;
-use switchboard_protocol::ErrorCode;
 
-use super::session::{PollSession, Sessions};
+use super::poll_session::{PollSession, Sessions};
 use crate::{
     app::AppState,
     transports::{
-        http_error::{error_response, transport_disabled},
-        json_body::{parse_json, read_json_body},
+        http_error::transport_disabled,
+        json_body::{Envelope, MessageEnvelope, read_envelope},
     },
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SendRequest {
-    connection_id: String,
-    message: Box<RawValue>,
-}
-
+/// The body of `POST /poll/close`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CloseRequest {
     connection_id: String,
 }
 
+impl Envelope for CloseRequest {
+    fn connection_id(&self) -> &str {
+        &self.connection_id
+    }
+}
+
 /// Reads and parses the body, and finds the session it names.
-async fn session_for<T: serde::de::DeserializeOwned>(
+async fn session_for<E: Envelope>(
     state: &AppState,
     sessions: &Sessions,
     headers: &HeaderMap,
     body: Body,
-    id_of: impl FnOnce(&T) -> &str,
-) -> Result<(T, Arc<PollSession>), Response> {
+) -> Result<(E, Arc<PollSession>), Response> {
     let config = &state.config.poll;
     if !config.long_enabled && !config.short_enabled {
         return Err(transport_disabled("long_poll"));
     }
-    let bytes = read_json_body(headers, body, config.max_body_bytes)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let request: T = parse_json(&bytes).map_err(IntoResponse::into_response)?;
-    let id = id_of(&request);
-    let Some(session) = sessions.get(id) else {
-        return Err(error_response(
-            StatusCode::NOT_FOUND,
-            ErrorCode::UnknownConnection,
-            format!("no polling session {id:?} (expired, closed, or never opened)"),
-        ));
-    };
-    Ok((request, session))
+    let missing =
+        |id: &str| format!("no polling session {id:?} (expired, closed, or never opened)");
+    read_envelope(
+        headers,
+        body,
+        config.max_body_bytes,
+        |id| sessions.get(id),
+        missing,
+    )
+    .await
 }
 
 pub(super) async fn message(
@@ -79,10 +73,7 @@ pub(super) async fn message(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let found = session_for(&state, &sessions, &headers, body, |r: &SendRequest| {
-        &r.connection_id
-    })
-    .await;
+    let found = session_for::<MessageEnvelope>(&state, &sessions, &headers, body).await;
     let (request, session) = match found {
         Ok(found) => found,
         Err(response) => return response,
@@ -100,10 +91,7 @@ pub(super) async fn close(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let found = session_for(&state, &sessions, &headers, body, |r: &CloseRequest| {
-        &r.connection_id
-    })
-    .await;
+    let found = session_for::<CloseRequest>(&state, &sessions, &headers, body).await;
     let session = match found {
         Ok((_, session)) => session,
         Err(response) => return response,

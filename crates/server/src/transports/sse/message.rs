@@ -14,26 +14,15 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use switchboard_hub::Transport;
-use switchboard_protocol::ErrorCode;
 
 use crate::{
     app::AppState,
     transports::{
-        http_error::{error_response, transport_disabled},
-        json_body::{parse_json, read_json_body},
+        http_error::transport_disabled,
+        json_body::{MessageEnvelope, read_envelope},
     },
 };
-
-/// The body of `POST /sse/message`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SseMessage {
-    connection_id: String,
-    message: Box<RawValue>,
-}
 
 pub async fn message_handler(
     State(state): State<AppState>,
@@ -44,27 +33,19 @@ pub async fn message_handler(
     if !config.enabled {
         return transport_disabled("sse");
     }
-    let bytes = match read_json_body(&headers, body, config.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(rejection) => return rejection.into_response(),
+    let find = |id: &str| {
+        let connection = state.hub.connection(id)?;
+        (connection.transport() == Transport::Sse).then_some(connection)
     };
-    let request: SseMessage = match parse_json(&bytes) {
-        Ok(request) => request,
-        Err(rejection) => return rejection.into_response(),
+    let missing = |id: &str| {
+        format!(
+            "no open SSE connection {id:?}; open GET /sse and use the connection_id of its welcome event"
+        )
     };
-    let connection = state
-        .hub
-        .connection(&request.connection_id)
-        .filter(|c| c.transport() == Transport::Sse);
-    let Some(connection) = connection else {
-        return error_response(
-            StatusCode::NOT_FOUND,
-            ErrorCode::UnknownConnection,
-            format!(
-                "no open SSE connection {:?}; open GET /sse and use the connection_id of its welcome event",
-                request.connection_id
-            ),
-        );
+    let found = read_envelope(&headers, body, config.max_body_bytes, find, missing).await;
+    let (request, connection): (MessageEnvelope, _) = match found {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     state
         .hub

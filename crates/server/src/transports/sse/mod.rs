@@ -6,7 +6,8 @@
 //! `data:` its JSON, and `id:` a resume token (see [`token`]) whenever the stream's
 //! position changed (every channel message, every `subscribed`). The first event is
 //! `welcome`, carrying the `connection_id` that `POST /sse/message` needs. A `: heartbeat`
-//! comment is written every `heartbeat`.
+//! comment is written every `heartbeat`, when the server's one ticker wakes the stream
+//! (the shared [`lifecycle`](super::lifecycle); no timer per stream).
 //!
 //! Guarantees:
 //! - Resume: `Last-Event-ID` (or `?lastEventId=` for clients that cannot set headers)
@@ -20,13 +21,13 @@
 //! - A client that goes away is noticed when hyper drops the body (the read side sees
 //!   EOF or a write fails, at the latest on the next heartbeat) and is disconnected from
 //!   the hub at once. A client that stops reading is cut off as soon as its outbox
-//!   overflows (4001), or after [`SSE_WRITE_TIMEOUT`] without progress.
+//!   overflows (4001), or after `SSE_WRITE_TIMEOUT` (30 s) without progress.
 
 pub(crate) mod frame;
 mod message;
 pub(crate) mod token;
 
-use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
 use axum::{
     body::{Body, Bytes},
@@ -35,7 +36,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use switchboard_hub::{Connection, Hub, InitialSubscription, Timings, Transport};
+use switchboard_hub::{Connection, Hub, InitialSubscription, Transport};
 use switchboard_protocol::{
     BROADCAST_CHANNEL, ChannelName, ClientMessage, CloseCode, ErrorCode, ProtocolError,
 };
@@ -45,8 +46,11 @@ pub use message::message_handler;
 
 use self::token::{ResumeToken, StreamPositions};
 use super::{
+    channel_list::parse_channel_list,
     http_error::{error_response, transport_disabled},
-    ws::parse_channel_list,
+    lifecycle::{
+        self, Due, EndReason, Keepalive, KeepaliveClock, Wake, cut_slow_consumer, next_wake,
+    },
 };
 use crate::app::AppState;
 
@@ -55,9 +59,6 @@ pub const SSE_WRITE_BATCH: usize = 64;
 /// Encoded chunks buffered between the stream task and hyper: a little slack so the
 /// task can encode the next batch while hyper writes the last one.
 pub const SSE_STREAM_CHUNKS: usize = 4;
-/// A stream whose client has not taken a chunk for this long is closed (as a slow
-/// consumer): it can reconnect and resume, and meanwhile holds no queue.
-pub const SSE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Deserialize)]
 pub struct SseParams {
@@ -94,12 +95,8 @@ pub async fn handler(
 
     let hub = state.hub.clone();
     let connection = hub.connect(Transport::Sse, Some(remote));
-    let timings = Timings {
-        heartbeat_interval_ms: config.heartbeat.as_millis() as u64,
-        idle_timeout_ms: 0,
-    };
-    hub.open(&connection, Some(subscriptions.clone()), timings)
-        .await;
+    let keepalive = Keepalive::sse(config);
+    lifecycle::open(&hub, &connection, Some(subscriptions.clone()), &keepalive).await;
     if let Some(Err(err)) = &resume {
         let message = format!("Last-Event-ID not used, starting without resume: {err}");
         hub.send_error(
@@ -118,7 +115,7 @@ pub async fn handler(
         positions: StreamPositions::new(hub.epoch()),
         hub,
         connection,
-        heartbeat: config.heartbeat,
+        keepalive,
         tx,
     };
     state.tasks.spawn(stream.run());
@@ -205,20 +202,12 @@ async fn resubscribe_refused(
     }
 }
 
-/// Why a stream ended (for logs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ended {
-    Closed(CloseCode),
-    ClientGone,
-    ClientStalled,
-}
-
 /// The task that turns one connection's outbox into event-stream chunks.
 struct EventStream {
     hub: Arc<Hub>,
     connection: Arc<Connection>,
     positions: StreamPositions,
-    heartbeat: Duration,
+    keepalive: Keepalive,
     tx: mpsc::Sender<Bytes>,
 }
 
@@ -229,45 +218,50 @@ impl EventStream {
         self.hub.disconnect(&self.connection).await;
     }
 
-    async fn pump(&mut self) -> Ended {
+    async fn pump(&mut self) -> EndReason {
         let mut batch = Vec::new();
         let mut out = Vec::new();
-        // Never zero (which would make `interval_at` panic): `ServerConfig::validate` holds it at `config::MIN_HEARTBEAT` or more.
-        let period = self.heartbeat;
-        let start = tokio::time::Instant::now() + period;
-        let mut heartbeat = tokio::time::interval_at(start, period);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut clock = KeepaliveClock::new();
         loop {
-            tokio::select! {
-                () = self.tx.closed() => return Ended::ClientGone,
-                closed = self.connection.outbox().next_batch(&mut batch, SSE_WRITE_BATCH) => {
+            let keepalive = Some((&mut clock, &self.keepalive));
+            let outbox = self.connection.outbox();
+            let wake = tokio::select! {
+                () = self.tx.closed() => return EndReason::ClientGone,
+                wake = next_wake(outbox, &mut batch, SSE_WRITE_BATCH, keepalive) => wake,
+            };
+            match wake {
+                Wake::Outbox(closed) => {
                     for delivery in batch.drain(..) {
-                        let id = self.positions.observe(&delivery).then(|| self.positions.token());
+                        let id = self
+                            .positions
+                            .observe(&delivery)
+                            .then(|| self.positions.token());
                         frame::push_event(&mut out, id.as_deref(), delivery.kind, delivery.text());
                     }
                     if let Some(reason) = closed {
-                        frame::push_comment(&mut out, &format!("close {} {}", reason.code(), reason.reason()));
+                        frame::push_comment(
+                            &mut out,
+                            &format!("close {} {}", reason.code(), reason.reason()),
+                        );
                         let _ = self.send(&mut out).await;
-                        return Ended::Closed(reason);
-                    }
-                    if let Err(ended) = self.send(&mut out).await {
-                        return ended;
+                        return EndReason::Closed(reason);
                     }
                 }
-                _ = heartbeat.tick() => {
+                // A stream has no read side: `Keepalive::sse` culls no one for silence.
+                Wake::Keepalive(Due::Heartbeat | Due::IdleTimeout) => {
                     frame::push_comment(&mut out, "heartbeat");
-                    if let Err(ended) = self.send(&mut out).await {
-                        return ended;
-                    }
                 }
+            }
+            if let Err(ended) = self.send(&mut out).await {
+                return ended;
             }
         }
     }
 
-    /// Hands the encoded bytes to hyper, waiting at most [`SSE_WRITE_TIMEOUT`], and less
+    /// Hands the encoded bytes to hyper, waiting at most the write timeout, and less
     /// when the outbox overflows meanwhile (the client stopped reading while messages kept
     /// coming): then the connection ends at once instead of lingering until the timeout.
-    async fn send(&self, out: &mut Vec<u8>) -> Result<(), Ended> {
+    async fn send(&self, out: &mut Vec<u8>) -> Result<(), EndReason> {
         if out.is_empty() {
             return Ok(());
         }
@@ -278,21 +272,42 @@ impl EventStream {
         let mut nothing = Vec::new();
         let sent = tokio::select! {
             biased;
-            sent = timeout(SSE_WRITE_TIMEOUT, self.tx.send(chunk)) => sent,
+            sent = timeout(self.keepalive.write_timeout(), self.tx.send(chunk)) => sent,
             Some(CloseCode::SlowConsumer) = self.connection.outbox().next_batch(&mut nothing, 0) => {
-                return Err(Ended::Closed(CloseCode::SlowConsumer));
+                return Err(EndReason::Closed(CloseCode::SlowConsumer));
             }
         };
         match sent {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Ended::ClientGone),
+            Ok(Err(_)) => Err(EndReason::ClientGone),
             Err(_) => {
-                self.hub
-                    .counters()
-                    .slow_consumer_disconnects
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Err(Ended::ClientStalled)
+                cut_slow_consumer(&self.hub, &self.connection);
+                Err(EndReason::Closed(CloseCode::SlowConsumer))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What one open stream's task costs: the [`EventStream`] and its `async` state.
+    /// It was 760 bytes with a timer per stream (plus the `Interval`'s boxed `Sleep` on
+    /// the heap); on the shared ticker it is 752 and no timer: it must not grow back.
+    #[test]
+    fn an_idle_stream_stays_small() {
+        let hub = Hub::memory(Default::default());
+        let connection = hub.connect(Transport::Sse, None);
+        let (tx, _rx) = mpsc::channel(1);
+        let stream = EventStream {
+            positions: StreamPositions::new("e"),
+            hub: hub.clone(),
+            connection,
+            keepalive: Keepalive::sse(&crate::config::SseConfig::default()),
+            tx,
+        };
+        let size = std::mem::size_of_val(&stream.run());
+        assert!(size <= 752, "an SSE stream's task is {size} bytes");
     }
 }

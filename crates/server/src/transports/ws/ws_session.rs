@@ -1,6 +1,6 @@
 //! One `/ws` connection as a hand-written future: what an idle connection costs is
-//! exactly the fields of [`Session`] (the socket, three `Arc`s, an instant, two `u32`
-//! times and two empty `Option<Box<_>>`s), with no compiler-laid-out `async` state
+//! exactly the fields of [`WsSession`] (the socket, three `Arc`s, a 24-byte
+//! [`KeepaliveClock`] and two empty `Option<Box<_>>`s), with no compiler-laid-out `async` state
 //! around it.
 //!
 //! Guarantees (the same as a `select!` loop over read, outbox and heartbeat would give):
@@ -11,18 +11,18 @@
 //!   frame ever written for the life of the connection. Tungstenite still reads every
 //!   frame (RFC 6455 checks, close codes) and writes its own control replies (pong,
 //!   close); its buffer is flushed before each raw write so frames never interleave.
-//! - No timer per connection: a shared ticker ([`super::spawn_heartbeat`]) wakes every
-//!   session each `heartbeat`; a woken session pings if it has not for half an interval,
-//!   and closes with 4000 once nothing arrived for `idle_timeout`.
-//! - A batch the client does not take within `idle_timeout` closes it as a slow
-//!   consumer (4001); the timer for that exists only while a write is stuck.
+//! - No timer per connection: the shared ticker (`lifecycle::ticker`) wakes every
+//!   session each `heartbeat`; a woken session asks its [`KeepaliveClock`] what is due:
+//!   a ping, or a close with 4000 once nothing arrived for `idle_timeout`.
+//! - A batch the client does not take within the write timeout (`idle_timeout`) closes
+//!   it as a slow consumer (4001); the timer for that exists only while a write is stuck.
 //! - Rarely used work (opening, handling a client message, closing) runs as a boxed
 //!   future that exists only while it runs.
 
 use std::{
     future::Future,
     pin::Pin,
-    sync::{Arc, atomic::Ordering::Relaxed},
+    sync::Arc,
     task::{Context, Poll, ready},
     time::Duration,
 };
@@ -30,16 +30,21 @@ use std::{
 use futures_util::Stream;
 use switchboard_hub::{Connection, Delivery, Hub};
 use switchboard_protocol::{CloseCode, ErrorCode, ProtocolError};
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{
-    CLOSE_LINGER, Ended, close, fail_code, linger,
+    fail_code,
     raw_write::{PendingWrite, WriteOutcome},
 };
 use crate::{
-    config::{WS_WRITE_BATCH, WsConfig},
-    transports::upgrade::ServerSocket,
+    config::{ServerConfig, WS_WRITE_BATCH},
+    transports::{
+        lifecycle::{
+            CLOSE_NOTICE_TIMEOUT, Due, EndReason, Keepalive, KeepaliveClock, cut_slow_consumer,
+        },
+        upgrade::ServerSocket,
+        websocket::{close, close_and_linger},
+    },
 };
 
 /// A boxed piece of cold work.
@@ -50,34 +55,30 @@ type Cold = Pin<Box<dyn Future<Output = ()> + Send>>;
 enum Phase {
     Running,
     /// Closing the socket (the `cold` future); then disconnect from the hub.
-    Ending(Ended),
+    Ending(EndReason),
     /// Leaving the hub (the `cold` future); then done.
     Disconnecting,
 }
 
-pub(crate) struct Session {
+pub(crate) struct WsSession {
     /// `None` once handed to the closing future.
     socket: Option<ServerSocket>,
     hub: Arc<Hub>,
     connection: Arc<Connection>,
-    config: Arc<crate::config::ServerConfig>,
-    /// When the session started; `heard_ms` and `pinged_ms` count from it (wrapping
-    /// milliseconds: half the size of two more instants, and exact for gaps under 49 days).
-    started: Instant,
-    heard_ms: u32,
-    pinged_ms: u32,
+    config: Arc<ServerConfig>,
+    clock: KeepaliveClock,
     write: Option<Box<PendingWrite>>,
     cold: Option<Cold>,
     phase: Phase,
 }
 
-impl Session {
-    /// A session that first opens `connection` with `open` (a boxed [`Hub::open`]).
+impl WsSession {
+    /// A session that first opens `connection` with `open` (a boxed `lifecycle::open`).
     pub(crate) fn new(
         socket: ServerSocket,
         hub: Arc<Hub>,
         connection: Arc<Connection>,
-        config: Arc<crate::config::ServerConfig>,
+        config: Arc<ServerConfig>,
         open: Cold,
     ) -> Self {
         Self {
@@ -85,26 +86,20 @@ impl Session {
             hub,
             connection,
             config,
-            started: Instant::now(),
-            heard_ms: 0,
-            pinged_ms: 0,
+            clock: KeepaliveClock::new(),
             write: None,
             cold: Some(open),
             phase: Phase::Running,
         }
     }
 
-    fn ws(&self) -> &WsConfig {
-        &self.config.ws
-    }
-
-    /// Milliseconds since `started`, wrapping (see `started`).
-    fn now_ms(&self) -> u32 {
-        self.started.elapsed().as_millis() as u32
+    /// Computed, not stored: three more durations per connection would cost 48 bytes.
+    fn keepalive(&self) -> Keepalive {
+        Keepalive::websocket(&self.config.ws)
     }
 
     /// Starts the end of the session: `closing` (if any) runs, then the hub forgets it.
-    fn end(&mut self, reason: Ended, closing: Option<Cold>) {
+    fn end(&mut self, reason: EndReason, closing: Option<Cold>) {
         tracing::debug!(connection = %self.connection.id(), ?reason, "WebSocket closed");
         self.write = None;
         self.phase = Phase::Ending(reason);
@@ -123,7 +118,7 @@ impl Session {
     fn on_frame(&mut self, frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) {
         match frame {
             Some(Ok(message)) => {
-                self.heard_ms = self.now_ms();
+                self.clock.heard();
                 match message {
                     Message::Text(text) => {
                         let (hub, connection) = (self.hub.clone(), self.connection.clone());
@@ -141,30 +136,28 @@ impl Session {
                     // tungstenite answers pings and queues the reply to a close itself.
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                     Message::Close(_) => {
-                        let within = self.ws().idle_timeout;
+                        let within = self.keepalive().close_within(CloseCode::Normal);
                         let flush = self.socket.take().map(|mut socket| -> Cold {
                             Box::pin(async move {
                                 let flushing = futures_util::SinkExt::flush(&mut socket);
                                 let _ = tokio::time::timeout(within, flushing).await;
                             })
                         });
-                        self.end(Ended::ClientGone, flush);
+                        self.end(EndReason::ClientGone, flush);
                     }
                 }
             }
             Some(Err(err)) => match fail_code(&self.connection, &err) {
                 Some(code) => {
-                    let closing = self.socket.take().map(|mut socket| -> Cold {
-                        Box::pin(async move {
-                            close(&mut socket, code, Duration::from_secs(1)).await;
-                            linger(socket, CLOSE_LINGER).await;
-                        })
-                    });
-                    self.end(Ended::Closed(code), closing);
+                    let closing = self
+                        .socket
+                        .take()
+                        .map(|socket| -> Cold { Box::pin(close_and_linger(socket, code)) });
+                    self.end(EndReason::Closed(code), closing);
                 }
-                None => self.end(Ended::ClientGone, None),
+                None => self.end(EndReason::ClientGone, None),
             },
-            None => self.end(Ended::ClientGone, None),
+            None => self.end(EndReason::ClientGone, None),
         }
     }
 
@@ -174,27 +167,20 @@ impl Session {
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<WriteOutcome> {
-        let idle_timeout = self.config.ws.idle_timeout;
+        let write_timeout = self.keepalive().write_timeout();
         match (self.socket.as_mut(), self.write.as_mut()) {
-            (Some(socket), Some(write)) => write.poll(socket, cx, idle_timeout),
+            (Some(socket), Some(write)) => write.poll(socket, cx, write_timeout),
             _ => Poll::Ready(WriteOutcome::Done),
         }
     }
 
     /// The client did not take a batch in time: a slow consumer.
     fn on_write_timeout(&mut self) {
-        // Count it once: an outbox overflow while the write was stuck already counted it.
-        if self.connection.outbox().closed() != Some(CloseCode::SlowConsumer) {
-            self.hub
-                .counters()
-                .slow_consumer_disconnects
-                .fetch_add(1, Relaxed);
-        }
-        self.connection.close(CloseCode::SlowConsumer);
+        cut_slow_consumer(&self.hub, &self.connection);
         // Queued behind the stuck write; reaches the client only if it reads again.
         self.write = None;
-        let closing = self.close_with(CloseCode::SlowConsumer, Duration::from_secs(1));
-        self.end(Ended::Closed(CloseCode::SlowConsumer), closing);
+        let closing = self.close_with(CloseCode::SlowConsumer, CLOSE_NOTICE_TIMEOUT);
+        self.end(EndReason::Closed(CloseCode::SlowConsumer), closing);
     }
 
     /// Running: one pass over write, read and outbox. `Ready` when something happened.
@@ -211,7 +197,7 @@ impl Session {
             return Poll::Ready(());
         }
         let Some(socket) = self.socket.as_mut() else {
-            self.end(Ended::ClientGone, None);
+            self.end(EndReason::ClientGone, None);
             return Poll::Ready(());
         };
         if let Poll::Ready(frame) = Pin::new(socket).poll_next(cx) {
@@ -226,8 +212,8 @@ impl Session {
             .poll_next_batch(cx, &mut batch, WS_WRITE_BATCH)
         {
             Poll::Ready(Some(reason)) => {
-                let closing = self.close_with(reason, self.ws().idle_timeout);
-                self.end(Ended::Closed(reason), closing);
+                let closing = self.close_with(reason, self.keepalive().close_within(reason));
+                self.end(EndReason::Closed(reason), closing);
                 return Poll::Ready(());
             }
             Poll::Ready(None) => {
@@ -237,23 +223,23 @@ impl Session {
             Poll::Pending => {}
         }
         // Woken by the shared heartbeat ticker (or by anything else): keepalive.
-        let now = self.now_ms();
-        let since = |then: u32| Duration::from_millis(u64::from(now.wrapping_sub(then)));
-        if since(self.heard_ms) >= self.ws().idle_timeout {
-            let closing = self.close_with(CloseCode::IdleTimeout, Duration::from_secs(1));
-            self.end(Ended::Closed(CloseCode::IdleTimeout), closing);
-            return Poll::Ready(());
+        match self.clock.due(&self.keepalive()) {
+            Some(Due::IdleTimeout) => {
+                let reason = CloseCode::IdleTimeout;
+                let closing = self.close_with(reason, self.keepalive().close_within(reason));
+                self.end(EndReason::Closed(reason), closing);
+                Poll::Ready(())
+            }
+            Some(Due::Heartbeat) => {
+                self.start_write(&[], true);
+                Poll::Ready(())
+            }
+            None => Poll::Pending,
         }
-        if since(self.pinged_ms) >= self.ws().heartbeat / 2 {
-            self.pinged_ms = now;
-            self.start_write(&[], true);
-            return Poll::Ready(());
-        }
-        Poll::Pending
     }
 }
 
-impl Future for Session {
+impl Future for WsSession {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -280,14 +266,14 @@ impl Future for Session {
 
 #[cfg(test)]
 mod tests {
-    use super::Session;
+    use super::WsSession;
 
     /// The session is most of an idle connection's task, which tokio rounds up to a
     /// multiple of 128 bytes: at 408 bytes the task is 512 (measured with heaptrack, see
     /// docs/benchmarks.md); a larger session risks the 640-byte step for every connection.
     #[test]
     fn an_idle_session_stays_small() {
-        let size = std::mem::size_of::<Session>();
-        assert!(size <= 408, "Session is {size} bytes");
+        let size = std::mem::size_of::<WsSession>();
+        assert!(size <= 408, "WsSession is {size} bytes");
     }
 }

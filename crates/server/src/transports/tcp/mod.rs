@@ -1,4 +1,4 @@
-//! The hub over raw TCP (seed 004): a listener of its own (port 1234 by default, on the
+//! The hub over raw TCP (the classic Python socket demos' wire, see `decimal10` below): a listener of its own (port 1234 by default, on the
 //! HTTP host) speaking the same JSON protocol in length-prefixed frames.
 //!
 //! Framing ([`switchboard_protocol::frame`]): every message, in both directions, is one
@@ -13,12 +13,12 @@
 //!   `error` (203) frame and is closed at once, without touching the hub.
 //! - On connect the client gets `welcome`, then `subscribed` for `broadcast` and each
 //!   configured channel (`lobby` and `clock` by default).
-//! - Keepalive, limits, slow consumers and the final `close` notice: see [`session`].
+//! - Keepalive, limits, slow consumers and the final `close` notice: see [`tcp_session`].
 //! - Shutdown: the listener stops accepting when the shutdown token is cancelled; every
 //!   connection task is tracked, so shutdown waits for each to flush its queue, send
 //!   `close` (1001) and end.
 
-mod session;
+mod tcp_session;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -89,7 +89,7 @@ pub(crate) async fn serve(
         let hub = hub.clone();
         let config = config.clone();
         tasks.spawn(async move {
-            session::run(stream, remote, hub, config).await;
+            tcp_session::run(stream, remote, hub, config).await;
             drop(permit);
         });
     }

@@ -16,19 +16,16 @@ use std::{
     collections::{HashMap, VecDeque},
     net::IpAddr,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
 
+// parking_lot, as in the hub and the client: no poisoning to undo (every critical
+// section here is a few field updates), and a one-byte lock per session.
+use parking_lot::Mutex;
 use switchboard_hub::{Connection, ConnectionId, Delivery};
-
-/// Locks `mutex`; the data stays consistent even if a holder panicked (every critical
-/// section here is a few field updates), so a poisoned lock is simply taken over.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// One polling session.
 #[derive(Debug)]
@@ -57,7 +54,7 @@ pub(crate) struct PollGuard<'a> {
 
 impl Drop for PollGuard<'_> {
     fn drop(&mut self) {
-        lock(&self.session.state).last_seen = Instant::now();
+        self.session.state.lock().last_seen = Instant::now();
         self.session.polling.store(false, Ordering::Release);
     }
 }
@@ -85,14 +82,14 @@ impl PollSession {
         self.polling
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .ok()?;
-        lock(&self.state).last_seen = Instant::now();
+        self.state.lock().last_seen = Instant::now();
         Some(PollGuard { session: self })
     }
 
     /// Drops pending messages up to `cursor`. Err(last issued) when `cursor` is ahead
     /// of anything handed out.
     pub(crate) fn acknowledge(&self, cursor: u64) -> Result<(), u64> {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         if cursor > state.issued {
             return Err(state.issued);
         }
@@ -104,12 +101,12 @@ impl PollSession {
 
     /// How many more messages the next response can take from the outbox.
     pub(crate) fn room(&self, max_batch: usize) -> usize {
-        max_batch.saturating_sub(lock(&self.state).pending.len())
+        max_batch.saturating_sub(self.state.lock().pending.len())
     }
 
     /// Numbers `fresh` deliveries and makes them pending.
     pub(crate) fn extend(&self, fresh: impl IntoIterator<Item = Arc<Delivery>>) {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         for delivery in fresh {
             state.issued += 1;
             let n = state.issued;
@@ -119,17 +116,17 @@ impl PollSession {
 
     /// What a response carries: every pending message, and the cursor that acknowledges them.
     pub(crate) fn response(&self) -> (Vec<Arc<Delivery>>, u64) {
-        let state = lock(&self.state);
+        let state = self.state.lock();
         let messages = state.pending.iter().map(|(_, d)| d.clone()).collect();
         (messages, state.issued)
     }
 
     pub(crate) fn has_pending(&self) -> bool {
-        !lock(&self.state).pending.is_empty()
+        !self.state.lock().pending.is_empty()
     }
 
     fn expired(&self, grace: Duration) -> bool {
-        !self.polling.load(Ordering::Acquire) && lock(&self.state).last_seen.elapsed() > grace
+        !self.polling.load(Ordering::Acquire) && self.state.lock().last_seen.elapsed() > grace
     }
 }
 
@@ -161,7 +158,7 @@ impl Sessions {
     /// Reserves a session slot for `addr`, to be filled with [`Sessions::insert`] (which
     /// cannot fail, so a reserved slot is never left empty).
     pub(crate) fn reserve(&self, addr: IpAddr) -> Result<(), AddressFull> {
-        let mut store = lock(&self.inner);
+        let mut store = self.inner.lock();
         let count = store.per_addr.entry(addr).or_default();
         if *count >= self.max_per_addr {
             return Err(AddressFull(self.max_per_addr));
@@ -173,16 +170,16 @@ impl Sessions {
     /// Adds a session into a slot reserved for its address.
     pub(crate) fn insert(&self, session: Arc<PollSession>) {
         let id = session.connection.id().clone();
-        lock(&self.inner).sessions.insert(id, session);
+        self.inner.lock().sessions.insert(id, session);
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<Arc<PollSession>> {
-        lock(&self.inner).sessions.get(id).cloned()
+        self.inner.lock().sessions.get(id).cloned()
     }
 
     /// Forgets a session and frees its address slot; `None` if it was already gone.
     pub(crate) fn remove(&self, id: &ConnectionId) -> Option<Arc<PollSession>> {
-        let mut store = lock(&self.inner);
+        let mut store = self.inner.lock();
         let session = store.sessions.remove(id)?;
         Self::release_locked(&mut store, session.addr);
         Some(session)
@@ -199,7 +196,7 @@ impl Sessions {
 
     /// Removes and returns the sessions idle for longer than `grace`.
     pub(crate) fn take_expired(&self, grace: Duration) -> Vec<Arc<PollSession>> {
-        let mut store = lock(&self.inner);
+        let mut store = self.inner.lock();
         let expired: Vec<ConnectionId> = store
             .sessions
             .iter()
@@ -218,7 +215,7 @@ impl Sessions {
 
     /// Removes and returns every session (at shutdown).
     pub(crate) fn take_all(&self) -> Vec<Arc<PollSession>> {
-        let mut store = lock(&self.inner);
+        let mut store = self.inner.lock();
         store.per_addr.clear();
         store.sessions.drain().map(|(_, s)| s).collect()
     }
