@@ -273,6 +273,7 @@ impl ServeArgs {
                 retries: self.weather_retries,
                 backoff: self.weather_backoff,
                 simulate_when_unreachable: self.weather_simulate,
+                ..WeatherFeedConfig::default()
             },
             simulator: SimulatorConfig {
                 max_connections: self.simulator_max_connections,
