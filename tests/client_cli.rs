@@ -2,12 +2,15 @@
 //! this process, on 127.0.0.1 port 0), over every transport: the demo, chat driven
 //! through piped stdin, listen, stress, `--show-wire`, and the exit codes.
 
+mod common;
+
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::{BufRead, BufReader, Read, Write},
     process::{Command, Output, Stdio},
     time::Duration,
 };
 
+use common::ChildGuard;
 use serde_json::Value;
 use switchboard_client::{Client, ClientOptions, TransportChoice};
 use switchboard_server::{Server, ServerConfig};
@@ -50,18 +53,27 @@ async fn client(url: &str, protocol: &str, args: &[&str], stdin: &str) -> Output
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let stdin = stdin.to_owned();
-    let run = tokio::task::spawn_blocking(move || {
-        let mut child = command.spawn().expect("the binary runs");
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).unwrap();
-        drop(input);
-        child.wait_with_output().unwrap()
-    });
-    tokio::time::timeout(Duration::from_secs(15), run)
-        .await
-        .expect("the client finishes in time")
-        .unwrap()
+    let mut child = ChildGuard::spawn(&mut command);
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    drop(input);
+    // Read both pipes while the child runs, so a chatty child never blocks on them.
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().unwrap()));
+    let stderr = read_all(Box::new(child.stderr.take().unwrap()));
+    // On a timeout the guard kills the child, which closes the pipes.
+    let status = child.wait_within(Duration::from_secs(15)).await;
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -151,21 +163,21 @@ async fn chat_ends_at_end_of_input() {
 async fn listen_prints_json_lines_as_messages_arrive() {
     let server = server().await;
     let url = url_for(&server, "sse");
-    let mut child = Command::new(BIN)
-        .args([
-            "client",
-            "--url",
-            &url,
-            "--protocol",
-            "sse",
-            "--log",
-            "warn",
-        ])
-        .args(["listen", "news", "--json", "--count", "3"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = ChildGuard::spawn(
+        Command::new(BIN)
+            .args([
+                "client",
+                "--url",
+                &url,
+                "--protocol",
+                "sse",
+                "--log",
+                "warn",
+            ])
+            .args(["listen", "news", "--json", "--count", "3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let stdout = child.stdout.take().unwrap();
     let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel();
     std::thread::spawn(move || {
@@ -206,9 +218,7 @@ async fn listen_prints_json_lines_as_messages_arrive() {
         assert_eq!(line["seq"], n);
         assert_eq!(line["data"]["n"], n);
     }
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = child.wait_within(Duration::from_secs(5)).await;
     assert_eq!(
         status.code(),
         Some(0),

@@ -4,12 +4,15 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
+use common::ChildGuard;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -17,16 +20,16 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn sigterm_closes_websockets_with_1001_and_exits_zero() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--port", "0", "--shutdown-grace", "3s"])
-        // Keep the test self-contained: no fixed ports, no outbound requests.
-        .env("SWITCHBOARD_TCP_PORT", "0")
-        .env("SWITCHBOARD_WEATHER_ENABLED", "false")
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the binary starts");
+    let mut child = ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--port", "0", "--shutdown-grace", "3s"])
+            // Keep the test self-contained: no fixed ports, no outbound requests.
+            .env("SWITCHBOARD_TCP_PORT", "0")
+            .env("SWITCHBOARD_WEATHER_ENABLED", "false")
+            .env("SWITCHBOARD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    );
     // Read stdout to its end on a thread: the address comes through the channel, and the
     // pipe stays open (the binary prints more lines, and a closed pipe would fail them).
     let stdout = child.stdout.take().expect("stdout");
@@ -73,10 +76,7 @@ async fn sigterm_closes_websockets_with_1001_and_exits_zero() {
     };
     assert_eq!(u16::from(close.code), 1001);
 
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .expect("wait");
+    let exit = child.wait_within(PATIENCE).await;
     assert!(exit.success(), "exit status {exit:?}");
     assert!(
         stopped_at.elapsed() < Duration::from_secs(3),

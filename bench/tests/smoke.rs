@@ -66,13 +66,21 @@ async fn idle_connections_are_opened_and_measured() {
         concurrency: 5,
         settle: Duration::from_millis(300),
     };
-    // The server runs in this process, so this process's RSS stands in for it.
+    // The server runs in this process, so this process's RSS stands in for it. The
+    // figures must be this process's resident memory, read here independently before
+    // and after (in bytes, not kB; resident, not virtual).
     let pid = std::process::id();
+    let before = vm_rss_bytes(pid);
     let hub = idle::run(TargetKind::Switchboard, server.http_addr(), pid, &options)
         .await
         .unwrap();
+    let after = vm_rss_bytes(pid);
     assert_eq!((hub.connections, hub.failed), (20, 0), "{hub:?}");
-    assert!(hub.rss_empty_bytes > 0 && hub.rss_loaded_bytes > 0);
+    let plausible = before / 2..after * 2;
+    assert!(
+        plausible.contains(&hub.rss_empty_bytes) && plausible.contains(&hub.rss_loaded_bytes),
+        "RSS {hub:?} is not this process's ({before}..{after} bytes)"
+    );
     let echo = idle::run(
         TargetKind::SwitchboardEcho,
         server.http_addr(),
@@ -94,4 +102,65 @@ async fn idle_connections_are_opened_and_measured() {
     assert_eq!(json["idle"][0]["connections"], 20);
     assert!(json["machine"]["cpus"].as_u64().unwrap() >= 1);
     assert!(json["started_unix_seconds"].as_u64().unwrap() > 0);
+}
+
+/// `VmRSS` of `pid` in bytes, read here rather than through the bench's own reader.
+fn vm_rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB")?.trim().parse().ok())
+        .expect("a VmRSS line");
+    kib * 1024
+}
+
+/// Kills and reaps the child when dropped, so a failing test leaves no process behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The bench measures the process it is told to: pointed at a small child process, it
+/// reports that child's memory, not its own (which is many times larger).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_memory_is_read_from_the_process_named() {
+    let server = Server::start(ServerConfig::ephemeral()).await.unwrap();
+    let child = KillOnDrop(
+        std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep"),
+    );
+    let child_pid = child.0.id();
+    let options = IdleOptions {
+        connections: 2,
+        concurrency: 2,
+        settle: Duration::from_millis(50),
+    };
+    let report = idle::run(
+        TargetKind::Switchboard,
+        server.http_addr(),
+        child_pid,
+        &options,
+    )
+    .await
+    .unwrap();
+    let child_rss = vm_rss_bytes(child_pid);
+    let own_rss = vm_rss_bytes(std::process::id());
+    assert!(
+        child_rss * 2 < own_rss,
+        "the test needs a child much smaller than itself: {child_rss} vs {own_rss}"
+    );
+    for measured in [report.rss_empty_bytes, report.rss_loaded_bytes] {
+        assert!(
+            (child_rss / 2..child_rss * 2).contains(&measured),
+            "measured {measured} bytes, the child has {child_rss} (this process {own_rss})"
+        );
+    }
+    drop(child);
 }

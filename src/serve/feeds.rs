@@ -100,6 +100,9 @@ impl WeatherArgs {
             retries: self.weather_retries,
             backoff: self.weather_backoff.into(),
             simulate_when_unreachable: self.weather_simulate,
+            // Not a setting: the system's roots are what production trusts; tests add a
+            // local test CA here.
+            extra_root_certificates: Vec::new(),
         }
     }
 }

@@ -41,12 +41,18 @@ await run(async (browser, errors) => {
 
   await ann.click('#ws-ping');
   await ann.locator('#ws-rtt', { hasText: 'ms' }).waitFor({ timeout: 5000 });
-  check(true, `ping round trip shown: ${await ann.locator('#ws-rtt').textContent()}`);
+  const rttText = await ann.locator('#ws-rtt').textContent();
+  const rtt = /^(\d+\.\d) ms$/.exec(rttText);
+  check(rtt !== null && Number(rtt[1]) >= 0 && Number(rtt[1]) < 5000, `ping round trip shown as a number of milliseconds: ${rttText}`);
   await ann.click('#ws-stats');
   await ann.locator('#ws-server-stats', { hasText: 'websocket' }).waitFor({ timeout: 5000 });
   check(true, `stats shown: ${await ann.locator('#ws-server-stats').textContent()}`);
-  const timestamped = await bob.locator('#ws .log li time').count();
-  check(timestamped > 3, `every log line has a timestamp (${timestamped})`);
+  const stamps = await bob.locator('#ws .log li').evaluateAll((items) => items.map((li) => {
+    const times = li.querySelectorAll('time');
+    return times.length === 1 ? times[0].textContent : `(${times.length} <time>s) ${li.textContent}`;
+  }));
+  const unstamped = stamps.filter((stamp) => !/^\d\d:\d\d:\d\d\.\d{3}$/.test(stamp));
+  check(stamps.length > 3 && unstamped.length === 0, `every one of ${stamps.length} log lines has one HH:MM:SS.mmm timestamp${unstamped.length ? `; not: ${unstamped.join(' | ')}` : ''}`);
   await screenshot(ann, '#ws', 'websocket-panel');
   await ann.selectOption('#wire-source', 'websocket');
   await ann.locator('#wire-view', { hasText: 'FIN=1 opcode=0x1' }).waitFor({ timeout: 5000 });

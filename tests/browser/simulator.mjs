@@ -8,6 +8,28 @@ const openConnections = async () => {
   return stats.connections.websocket;
 };
 
+/// The comparison table's rows: transport, error cells and every cell's text.
+const comparisonRows = (page) => page.locator('#compare-table tbody tr').evaluateAll((trs) => trs.map((tr) => ({
+  transport: tr.dataset.transport,
+  errors: tr.querySelectorAll('.error').length,
+  cells: [...tr.querySelectorAll('td')].map((td) => td.textContent.trim()),
+})));
+
+/// Every row a full measurement by `by`: no error cell, one row per transport, and each
+/// figure a finite number in its range (no NaN, no blank).
+function checkMeasured(rows, by, count) {
+  const shown = rows.map((r) => r.cells.join(' ')).join(' | ');
+  check(rows.length === count && new Set(rows.map((r) => r.transport)).size === count, `${count} transports, one row each: ${shown}`);
+  for (const row of rows) {
+    const figures = row.cells.slice(2).map((cell) => (cell === '' ? NaN : Number(cell)));
+    const [connect, p50, max, bytes, requests] = figures;
+    check(row.errors === 0 && row.cells.length === 7 && row.cells[1] === by
+      && figures.every(Number.isFinite)
+      && connect >= 0 && p50 >= 0 && p50 <= max && bytes > 0 && requests >= 0,
+    `${row.transport}: measured by the ${by}, no error, every figure a number in range (p50 <= max, bytes > 0): ${row.cells.join(' | ')}`);
+  }
+}
+
 await run(async (browser, errors) => {
   const page = await openDashboard(browser, errors);
   await page.locator('#ws .state-open').waitFor({ timeout: 5000 });
@@ -31,8 +53,7 @@ await run(async (browser, errors) => {
 
   await page.click('#compare-run');
   await page.waitForFunction(() => document.querySelectorAll('#compare-table tbody tr').length === 5 && !document.querySelector('#compare-run').disabled, null, { timeout: 20000 });
-  let rows = await page.locator('#compare-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent));
-  check(rows.every((r) => !r.includes('no ') && !r.includes('error')), `the server measured every transport at the socket: ${rows.join(' | ')}`);
+  checkMeasured(await comparisonRows(page), 'server', 5);
   await page.selectOption('#wire-source', 'measured');
   await page.locator('#wire-view', { hasText: '>> POST /poll HTTP/1.1' }).waitFor({ timeout: 5000 });
   check(true, 'the wire view shows the exact bytes captured at the socket');
@@ -41,7 +62,6 @@ await run(async (browser, errors) => {
 
   await page.click('#compare-run-browser');
   await page.waitForFunction(() => document.querySelectorAll('#compare-table tbody tr').length === 4 && !document.querySelector('#compare-run').disabled, null, { timeout: 20000 });
-  rows = await page.locator('#compare-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent));
-  check(rows.every((r) => !r.includes('no ')), `the browser measured every transport: ${rows.join(' | ')}`);
+  checkMeasured(await comparisonRows(page), 'browser', 4);
   await screenshot(page, '#compare', 'comparison-panel');
 });

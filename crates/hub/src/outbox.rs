@@ -62,6 +62,9 @@ struct State {
     live: u32,
     replayed: u32,
     closed: Option<CloseCode>,
+    /// A consumer found nothing and is parked until a push, a close or a wake (see
+    /// [`Outbox::has_waiting_consumer`]).
+    consumer_waiting: bool,
 }
 
 impl Outbox {
@@ -155,8 +158,14 @@ impl Outbox {
     /// Moves up to `max` queued deliveries into `batch` without waiting.
     /// Returns the close reason once the queue is empty and the outbox closed.
     pub fn drain_into(&self, batch: &mut Vec<Arc<Delivery>>, max: usize) -> Option<CloseCode> {
-        let mut guard = self.state.lock();
-        let state = &mut *guard;
+        Self::drain_locked(&mut self.state.lock(), batch, max)
+    }
+
+    fn drain_locked(
+        state: &mut State,
+        batch: &mut Vec<Arc<Delivery>>,
+        max: usize,
+    ) -> Option<CloseCode> {
         let take = state.queue.len().min(max);
         for (delivery, replay) in state.queue.drain(..take) {
             if replay {
@@ -187,7 +196,18 @@ impl Outbox {
         batch: &mut Vec<Arc<Delivery>>,
         max: usize,
     ) -> Option<CloseCode> {
-        std::future::poll_fn(|cx| self.poll_next_batch(cx, batch, max)).await
+        // A waiter dropped while parked (a `select!` that took another branch) is no
+        // longer waiting.
+        let mut parked = Parked {
+            outbox: self,
+            armed: false,
+        };
+        std::future::poll_fn(|cx| {
+            let poll = self.poll_next_batch(cx, batch, max);
+            parked.armed = poll.is_pending();
+            poll
+        })
+        .await
     }
 
     /// The polling form of [`Outbox::next_batch`] for one consumer: `Ready(None)` with
@@ -201,14 +221,22 @@ impl Outbox {
     ) -> Poll<Option<CloseCode>> {
         // Registered before looking, so a push between the look and the return wakes us.
         self.consumer.register(cx.waker());
-        if let Some(reason) = self.drain_into(batch, max) {
-            return Poll::Ready(Some(reason));
+        let mut state = self.state.lock();
+        let closed = Self::drain_locked(&mut state, batch, max);
+        state.consumer_waiting = closed.is_none() && batch.is_empty();
+        match closed {
+            Some(reason) => Poll::Ready(Some(reason)),
+            None if batch.is_empty() => Poll::Pending,
+            None => Poll::Ready(None),
         }
-        if batch.is_empty() {
-            Poll::Pending
-        } else {
-            Poll::Ready(None)
-        }
+    }
+
+    /// Whether the consumer is parked right now, waiting for a delivery (from a
+    /// `Pending` of [`Outbox::poll_next_batch`] until its next poll, or until a
+    /// [`Outbox::next_batch`] future is dropped). Lets a test or a diagnostic know that
+    /// a transport is waiting (a long poll held, say) instead of sleeping and hoping.
+    pub fn has_waiting_consumer(&self) -> bool {
+        self.state.lock().consumer_waiting
     }
 
     /// The close reason, if the outbox is closed.
@@ -224,6 +252,20 @@ impl Outbox {
     /// True when nothing is queued right now.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Clears [`State::consumer_waiting`] when a parked [`Outbox::next_batch`] is dropped.
+struct Parked<'a> {
+    outbox: &'a Outbox,
+    armed: bool,
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.outbox.state.lock().consumer_waiting = false;
+        }
     }
 }
 
@@ -316,8 +358,62 @@ mod tests {
                 batch.len()
             })
         };
-        tokio::task::yield_now().await;
+        // The push must find the consumer parked, or this tests nothing but a queue.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !outbox.has_waiting_consumer() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the consumer never parked"
+            );
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiter.is_finished());
         outbox.push(delivery("x"));
-        assert_eq!(waiter.await.unwrap(), 1);
+        let taken = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("the push woke the consumer");
+        assert_eq!(taken.unwrap(), 1);
+        assert!(!outbox.has_waiting_consumer());
+    }
+
+    /// A parked consumer's waker is called by a push, exactly once, and the next poll
+    /// takes the delivery.
+    #[test]
+    fn a_push_wakes_the_parked_waker() {
+        struct CountingWaker(std::sync::atomic::AtomicUsize);
+        impl std::task::Wake for CountingWaker {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let counter = Arc::new(CountingWaker(Default::default()));
+        let waker = std::task::Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let outbox = Outbox::new(10, 1000);
+        let mut batch = Vec::new();
+        assert!(outbox.poll_next_batch(&mut cx, &mut batch, 10).is_pending());
+        assert!(outbox.has_waiting_consumer());
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+        outbox.push(delivery("x"));
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(
+            outbox.poll_next_batch(&mut cx, &mut batch, 10),
+            Poll::Ready(None)
+        );
+        assert_eq!(batch.len(), 1);
+        assert!(!outbox.has_waiting_consumer());
+    }
+
+    #[tokio::test]
+    async fn a_dropped_waiter_is_no_longer_waiting() {
+        let outbox = Outbox::new(10, 1000);
+        let mut batch = Vec::new();
+        let waited = tokio::time::timeout(
+            std::time::Duration::from_millis(10),
+            outbox.next_batch(&mut batch, 10),
+        )
+        .await;
+        assert!(waited.is_err());
+        assert!(!outbox.has_waiting_consumer());
     }
 }

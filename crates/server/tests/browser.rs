@@ -6,7 +6,14 @@
 
 mod common;
 
-use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use axum::{
     Json, Router,
@@ -85,32 +92,74 @@ async fn run_spec(spec: &str) {
     );
     let server = dashboard_server().await;
     let url = format!("http://{}", server.http_addr());
-    let mut child = std::process::Command::new("node")
-        .arg(dir.join(format!("{spec}.mjs")))
-        .arg(&url)
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs (install nodejs)");
+    let mut node = KillOnDrop(
+        std::process::Command::new("node")
+            .arg(dir.join(format!("{spec}.mjs")))
+            .arg(&url)
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("node runs (install nodejs)"),
+    );
+    // Both pipes are read while the spec runs: a chatty spec never blocks on a full
+    // pipe (which would look like a hang), and its output so far is at hand if it does
+    // hang.
+    let output = Arc::new(Mutex::new(String::new()));
+    let readers = [
+        echo_lines(node.0.stdout.take().expect("stdout"), spec, &output),
+        echo_lines(node.0.stderr.take().expect("stderr"), spec, &output),
+    ];
     let deadline = tokio::time::Instant::now() + SPEC_TIMEOUT;
-    while child.try_wait().expect("wait for node").is_none() {
+    let status = loop {
+        if let Some(status) = node.0.try_wait().expect("wait for node") {
+            break status;
+        }
         if tokio::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("browser spec {spec} hung for {SPEC_TIMEOUT:?}");
+            let so_far = output.lock().unwrap().clone();
+            panic!("browser spec {spec} hung for {SPEC_TIMEOUT:?}; its output so far:\n{so_far}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for reader in readers {
+        let _ = reader.join();
     }
-    let output = child.wait_with_output().expect("node output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
     server.shutdown().await;
+    let output = output.lock().unwrap().clone();
     assert!(
-        output.status.success(),
-        "browser spec {spec} failed:\n{stdout}\n{stderr}"
+        status.success(),
+        "browser spec {spec} failed ({status}):\n{output}"
     );
+}
+
+/// Kills and reaps node (and so its browser) if the test ends before it does.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads `pipe` line by line as the spec writes, echoing each line (shown with
+/// `--nocapture`) and keeping it in `output`.
+fn echo_lines(
+    pipe: impl std::io::Read + Send + 'static,
+    spec: &str,
+    output: &Arc<Mutex<String>>,
+) -> std::thread::JoinHandle<()> {
+    let (spec, output) = (spec.to_owned(), output.clone());
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            println!("[{spec}] {line}");
+            let mut output = output.lock().unwrap();
+            output.push_str(&line);
+            output.push('\n');
+        }
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

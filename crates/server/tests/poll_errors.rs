@@ -59,7 +59,7 @@ async fn a_second_concurrent_poll_is_refused() {
         let body = body.clone();
         tokio::spawn(async move { post_json(addr, "/poll", &body).await })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    common::poll_is_held(&server, first["connection_id"].as_str().unwrap()).await;
     post_json(addr, "/poll", &body).await.assert_error(409, 201);
     post_json(addr, "/short-poll", &body)
         .await

@@ -92,15 +92,19 @@ async fn a_held_poll_returns_as_soon_as_a_message_arrives() {
     let id = first["connection_id"].as_str().unwrap().to_owned();
     let cursor = first["cursor"].as_u64().unwrap();
     let addr = server.http_addr();
-    let held = tokio::spawn(async move {
-        let started = Instant::now();
-        let body = json!({"connection_id": id, "cursor": cursor});
-        (
-            post_json(addr, "/poll", &body).await.json(),
-            started.elapsed(),
-        )
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let held = {
+        let id = id.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let body = json!({"connection_id": id, "cursor": cursor});
+            (
+                post_json(addr, "/poll", &body).await.json(),
+                started.elapsed(),
+            )
+        })
+    };
+    // The message must wake a poll already held, not be waiting when the poll arrives.
+    common::poll_is_held(&server, &id).await;
     let mut ws = WsClient::connect_ready(&server, "?channels=lobby", 2).await;
     ws.send(json!({"type": "chat", "user": "ws", "text": "wake up"}))
         .await;
@@ -218,7 +222,7 @@ async fn shutdown_ends_a_held_poll_at_once() {
     let body = json!({"connection_id": first["connection_id"], "cursor": first["cursor"]});
     let addr = server.http_addr();
     let held = tokio::spawn(async move { post_json(addr, "/poll", &body).await.json() });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    common::poll_is_held(&server, first["connection_id"].as_str().unwrap()).await;
     let started = Instant::now();
     let report = server.shutdown().await;
     assert!(report.clean);

@@ -20,8 +20,9 @@ async fn healthz_fails_during_the_drain_while_everything_is_still_served() {
     assert_eq!(http_get(addr, "/healthz").await.0, 200);
 
     let started = Instant::now();
+    let hub = server.hub().clone();
     let stopping = tokio::spawn(server.shutdown());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    common::eventually("the drain to begin", || hub.is_draining()).await;
 
     let (status, _, body) = http_get(addr, "/healthz").await;
     assert_eq!(status, 503, "{body}");

@@ -159,7 +159,28 @@ async fn a_foreign_token_starts_fresh_and_says_so() {
     // A well-formed token whose seq is ahead of the channel: the hub refuses that
     // position (112) and the stream joins the channel afresh.
     let token = format!("{};lobby=99", server.hub().epoch());
-    let (mut stream, _, _) = open(&server, &[("Last-Event-ID", &token)]).await;
+    let mut stream = SseStream::open(
+        server.http_addr(),
+        "/sse?channels=lobby",
+        &[("Last-Event-ID", &token)],
+    )
+    .await;
+    let mut opening = Vec::new();
+    while opening.len() < 4 {
+        let event = stream.next_event().await.expect("the stream stays open");
+        opening.push((event.event.clone(), event.json()));
+    }
+    let kinds: Vec<&str> = opening.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["welcome", "subscribed", "error", "subscribed"],
+        "{opening:?}"
+    );
+    let refused = &opening[2].1;
+    assert_eq!(refused["code"], 112, "{refused}");
+    let joined = &opening[3].1;
+    assert_eq!(joined["channel"], "lobby");
+    assert_ne!(joined["resumed"], true, "joined afresh: {joined}");
     let mut ws = WsClient::connect_ready(&server, "?channels=lobby", 2).await;
     chat(&mut ws, "live").await;
     let event = stream.next_of("chat").await;

@@ -7,7 +7,10 @@ mod http;
 use std::time::Duration;
 
 use http::{SseStream, eventually, request};
-use switchboard_server::ServerConfig;
+use switchboard_server::{
+    ServerConfig,
+    transports::sse::{SSE_STREAM_CHUNKS, SSE_WRITE_BATCH},
+};
 
 fn config() -> ServerConfig {
     let mut config = ServerConfig::ephemeral();
@@ -144,24 +147,50 @@ async fn refusals_never_look_like_a_stream() {
     server.shutdown().await;
 }
 
+/// The largest send buffer the kernel lets a socket grow to (`tcp_wmem`'s maximum), or
+/// Linux's usual 4 MiB where that cannot be read.
+fn max_kernel_send_buffer() -> usize {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 * 1024 * 1024)
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_with_bounded_memory() {
     let mut config = config();
     config.hub.queue_bytes = 256 * 1024;
+    let queue_bytes = config.hub.queue_bytes;
     let server = common::start(config).await;
-    // Open the stream and then never read from it again.
-    let mut stream = SseStream::open(server.http_addr(), "/sse?channels=firehose", &[]).await;
+    // Open the stream (with a small, fixed receive buffer) and then stop reading.
+    let receive_buffer: u32 = 64 * 1024;
+    let mut stream = SseStream::open_with_receive_buffer(
+        server.http_addr(),
+        "/sse?channels=firehose",
+        receive_buffer,
+    )
+    .await;
     stream.next_of("welcome").await;
     let channel = switchboard_protocol::ChannelName::new("firehose").unwrap();
     let payload = format!(r#"{{"pad":"{}"}}"#, "x".repeat(8 * 1024));
+    let event_bytes = payload.len() + 256; // with its `id:` token and `event:` line
     let data = serde_json::value::RawValue::from_string(payload).unwrap();
+    // Everything the server side may hold for a stalled stream: the outbox's byte bound,
+    // the encoded chunks between the stream task and hyper (plus the one being
+    // encoded and the one hyper is writing), hyper's write buffer, and the kernel
+    // buffers on both ends (Linux doubles SO_RCVBUF for bookkeeping).
+    let chunk_bytes = SSE_WRITE_BATCH * event_bytes;
+    let hyper_write_buffer = 512 * 1024;
+    let deliverable = queue_bytes
+        + (SSE_STREAM_CHUNKS + 2) * chunk_bytes
+        + hyper_write_buffer
+        + max_kernel_send_buffer()
+        + 2 * receive_buffer as usize;
+    // Publish three times that while the client reads nothing.
     let hub = server.hub().clone();
-    // Socket buffers on loopback hold a few MB; 64 MB is far past them and the queue.
-    for _ in 0..8 * 1024 {
+    let published = 3 * deliverable / event_bytes;
+    for _ in 0..published {
         hub.publish(&channel, &data).await.unwrap();
-        if hub.stats().connections.sse == 0 {
-            break;
-        }
         tokio::task::yield_now().await;
     }
     eventually(
@@ -170,6 +199,20 @@ async fn a_client_that_stops_reading_is_cut_off_with_bounded_memory() {
     )
     .await;
     assert!(hub.stats().slow_consumer_disconnects >= 1);
-    drop(stream);
+    // Now read what was in flight: the stream ends, and it carried no more than the
+    // buffers can hold, so the server let go of everything past them.
+    while stream.next_block().await.is_some() {}
+    assert!(
+        stream.raw.len() <= deliverable,
+        "{} bytes reached a client that stopped reading, more than the {deliverable} \
+         the buffers hold (of {} published)",
+        stream.raw.len(),
+        published * event_bytes
+    );
+    eprintln!(
+        "stalled SSE stream: {} bytes delivered of {} published, bound {deliverable}",
+        stream.raw.len(),
+        published * event_bytes
+    );
     server.shutdown().await;
 }

@@ -248,22 +248,9 @@ async fn presence_lists_members_and_announces_join_and_leave() {
     expected.sort();
     assert_eq!(members, expected);
 
-    quiet
-        .send(json!({"type": "unsubscribe", "channel": "room", "id": "u"}))
-        .await;
-    let unsubscribed = quiet.recv_type("unsubscribed").await;
-    assert_eq!(
-        (unsubscribed["id"].clone(), unsubscribed["channel"].clone()),
-        (json!("u"), json!("room"))
-    );
-    let leave = watcher.recv().await;
-    assert_eq!(leave["type"], "leave");
-    assert_eq!(
-        leave["member"]["connection_id"],
-        quiet.connection_id.as_str()
-    );
-
-    // A disconnect counts as leaving too.
+    // A disconnect counts as leaving too. The quiet subscriber is still in the room
+    // while this member comes and goes, so it would see the join and the leave if
+    // presence events reached subscribers that did not ask for them.
     let gone = WsClient::connect_ready(&server, "?channels=room", 2).await;
     assert_eq!(watcher.recv().await["type"], "join");
     let gone_id = gone.connection_id.clone();
@@ -276,9 +263,31 @@ async fn presence_lists_members_and_announces_join_and_leave() {
         ),
         (json!("leave"), json!(gone_id))
     );
-    // The quiet one saw only its own replies, no presence events.
+    // The watcher has the leave, so the hub has fanned it out to every subscriber that
+    // gets it; a ping queues behind anything already in the quiet one's outbox, so its
+    // next message being the pong shows no presence event was queued for it.
     quiet.send(json!({"type": "ping", "id": 0})).await;
-    assert_eq!(quiet.recv().await["type"], "pong");
+    let next = quiet.recv().await;
+    assert_eq!(next["type"], "pong", "quiet subscriber got {next}");
+
+    quiet
+        .send(json!({"type": "unsubscribe", "channel": "room", "id": "u"}))
+        .await;
+    let unsubscribed = quiet.recv().await;
+    assert_eq!(
+        (
+            unsubscribed["type"].clone(),
+            unsubscribed["id"].clone(),
+            unsubscribed["channel"].clone()
+        ),
+        (json!("unsubscribed"), json!("u"), json!("room"))
+    );
+    let leave = watcher.recv().await;
+    assert_eq!(leave["type"], "leave");
+    assert_eq!(
+        leave["member"]["connection_id"],
+        quiet.connection_id.as_str()
+    );
     server.shutdown().await;
 }
 

@@ -21,6 +21,7 @@ async fn a_flood_is_rate_limited_and_nobody_else_notices() {
     let mut bystander = WsClient::connect_ready(&server, "?channels=lobby,flood", 3).await;
 
     // 2,000 publishes as fast as the socket takes them (fed, flushed once).
+    let flood_started = tokio::time::Instant::now();
     for n in 0..2_000 {
         let message = json!({"type": "publish", "channel": "flood", "data": n});
         flooder
@@ -31,12 +32,36 @@ async fn a_flood_is_rate_limited_and_nobody_else_notices() {
     }
     flooder.socket.flush().await.unwrap();
 
-    // The flooder hears about it once (within the burst window), and far fewer than
-    // 2,000 messages got through.
-    let error = flooder.recv_type("error").await;
-    assert_eq!(error["code"], 113, "{error}");
-    assert_eq!(error["error"], "rate_limited");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the flood stops, the flooder's bucket refills (time must pass for that) and
+    // it is served again. Its pong comes after every reply to the flood, so what arrives
+    // before it is everything the flood earned.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    flooder.send(json!({"type": "ping", "id": "after"})).await;
+    let mut rate_limit_errors = 0;
+    loop {
+        let message = flooder.recv().await;
+        match message["type"].as_str() {
+            Some("pong") => {
+                assert_eq!(message["id"], "after");
+                break;
+            }
+            Some("error") => {
+                assert_eq!(message["code"], 113, "{message}");
+                assert_eq!(message["error"], "rate_limited");
+                rate_limit_errors += 1;
+            }
+            _ => {}
+        }
+    }
+    let flood_lasted = flood_started.elapsed();
+    // At most one notice a second, however many messages were dropped.
+    let allowed = 1 + flood_lasted.as_secs() as usize;
+    assert!(
+        (1..=allowed).contains(&rate_limit_errors),
+        "{rate_limit_errors} rate-limit errors in {flood_lasted:?} (at most {allowed})"
+    );
+
+    // Far fewer than 2,000 messages got through.
     let stats = common::server_stats(&server);
     let published = stats["channels"]
         .as_array()
@@ -60,11 +85,5 @@ async fn a_flood_is_rate_limited_and_nobody_else_notices() {
         .await;
     let chat = bystander.recv_type("chat").await;
     assert_eq!(chat["text"], "still here");
-
-    // Once the flood stops, the flooder's bucket refills and it is served again.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    flooder.send(json!({"type": "ping", "id": "after"})).await;
-    let pong = flooder.recv_type("pong").await;
-    assert_eq!(pong["id"], "after");
     server.shutdown().await;
 }

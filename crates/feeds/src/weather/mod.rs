@@ -115,6 +115,9 @@ pub struct WeatherFeedConfig {
     pub backoff: Duration,
     /// Publish labelled, simulated readings for cities that cannot be fetched.
     pub simulate_when_unreachable: bool,
+    /// Root certificates (PEM) trusted beside the system's, for a source behind a
+    /// private CA (and for tests, whose stand-in has a test CA).
+    pub extra_root_certificates: Vec<String>,
 }
 
 impl Default for WeatherFeedConfig {
@@ -128,6 +131,7 @@ impl Default for WeatherFeedConfig {
             retries: DEFAULT_WEATHER_RETRIES,
             backoff: DEFAULT_WEATHER_BACKOFF,
             simulate_when_unreachable: true,
+            extra_root_certificates: Vec::new(),
         }
     }
 }

@@ -68,12 +68,15 @@ impl Fetcher {
         // reqwest is built without a bundled crypto provider: use ring (no C toolchain
         // needed). Installing twice is harmless; the first one wins.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| err.to_string());
+        let client = extra_roots(&config.extra_root_certificates).and_then(|roots| {
+            reqwest::Client::builder()
+                .timeout(config.request_timeout)
+                .connect_timeout(config.request_timeout)
+                .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+                .tls_certs_merge(roots)
+                .build()
+                .map_err(|err| err.to_string())
+        });
         if let Err(err) = &client {
             tracing::warn!(%err, "no HTTP client for the weather feed; readings will be simulated");
         }
@@ -153,6 +156,17 @@ impl Fetcher {
             observed_at: current.time,
         })
     }
+}
+
+/// The configured extra root certificates, parsed; an unreadable one is an error rather
+/// than silently trusting less than asked.
+fn extra_roots(pems: &[String]) -> Result<Vec<reqwest::Certificate>, String> {
+    pems.iter()
+        .map(|pem| {
+            reqwest::Certificate::from_pem(pem.as_bytes())
+                .map_err(|err| format!("extra root certificate: {err}"))
+        })
+        .collect()
 }
 
 /// The innermost error, which names the real cause (DNS, refused, TLS...).

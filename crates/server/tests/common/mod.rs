@@ -153,6 +153,20 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until a long poll is held on session `connection_id`: its request is parked on
+/// the session's outbox, so what happens next (a message, a shutdown) reaches a held poll
+/// rather than racing the request on its way in.
+pub async fn poll_is_held(server: &Server, connection_id: &str) {
+    let connection = server
+        .hub()
+        .connection(connection_id)
+        .expect("the polling session exists");
+    eventually("the long poll to be held", || {
+        connection.outbox().has_waiting_consumer()
+    })
+    .await;
+}
+
 /// A plain HTTP/1.1 request over a fresh TCP connection; returns the status, the raw
 /// head and the body. The server closes after answering (`Connection: close`).
 pub async fn http_request(addr: std::net::SocketAddr, head: &str) -> (u16, String, String) {

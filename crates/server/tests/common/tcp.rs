@@ -54,6 +54,12 @@ impl TcpClient {
 
     pub async fn connect_to(addr: SocketAddr, header: Header) -> Self {
         let stream = TcpStream::connect(addr).await.expect("TCP connects");
+        Self::from_stream(stream, header).await
+    }
+
+    /// Wraps an already connected stream (e.g. one with its own socket options) and
+    /// reads the welcome.
+    pub async fn from_stream(stream: TcpStream, header: Header) -> Self {
         let mut client = Self {
             stream,
             header,

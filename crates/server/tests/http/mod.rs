@@ -102,7 +102,19 @@ async fn send_head(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> BufReader<TcpStream> {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    write_request(stream, addr, method, path, headers, body).await
+}
+
+/// Writes one request on an already connected stream.
+async fn write_request(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> BufReader<TcpStream> {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -196,7 +208,27 @@ pub struct SseStream {
 
 impl SseStream {
     pub async fn open(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Self {
-        let mut reader = send_head(addr, "GET", path, headers, b"").await;
+        let reader = send_head(addr, "GET", path, headers, b"").await;
+        Self::read_opening(reader).await
+    }
+
+    /// Like [`SseStream::open`], over a socket whose kernel receive buffer is fixed at
+    /// `receive_buffer` bytes (so a test knows how much a stalled reader's side holds).
+    pub async fn open_with_receive_buffer(
+        addr: SocketAddr,
+        path: &str,
+        receive_buffer: u32,
+    ) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .set_recv_buffer_size(receive_buffer)
+            .expect("SO_RCVBUF");
+        let stream = socket.connect(addr).await.expect("connect");
+        let reader = write_request(stream, addr, "GET", path, &[], b"").await;
+        Self::read_opening(reader).await
+    }
+
+    async fn read_opening(mut reader: BufReader<TcpStream>) -> Self {
         let (status, headers) = read_head(&mut reader).await;
         assert!(is_chunked(&headers), "an event stream is chunked");
         Self {
