@@ -16,7 +16,7 @@ use std::{
 };
 
 use futures_util::Stream;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use serde_json::Value;
 use switchboard_protocol::{
     ChannelName, ClientMessage, ErrorCode, ProtocolError, ServerMessage,
@@ -24,53 +24,14 @@ use switchboard_protocol::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use crate::status::Status;
 use crate::{
     ClientError, ClientEvent, ClientOptions, TransportChoice,
+    callbacks::Callbacks,
     endpoint::Endpoint,
     link::{LINK_SEND_QUEUE, LinkSettings},
     session::{Command, Session, cursor::Cursors},
 };
-
-type MessageCallback = Arc<dyn Fn(&ServerMessage) + Send + Sync>;
-type EventCallback = Arc<dyn Fn(&ClientEvent) + Send + Sync>;
-
-/// The callbacks registered with [`Client::set_message_callback`] and
-/// [`Client::set_event_callback`], called on the session task.
-#[derive(Default)]
-pub(crate) struct Callbacks {
-    message: RwLock<Option<MessageCallback>>,
-    event: RwLock<Option<EventCallback>>,
-}
-
-impl Callbacks {
-    pub(crate) fn call(&self, event: &ClientEvent) {
-        if let ClientEvent::Message(message) = event
-            && let Some(callback) = self.message.read().clone()
-        {
-            callback(message);
-        }
-        if let Some(callback) = self.event.read().clone() {
-            callback(event);
-        }
-    }
-}
-
-/// Where the connection stands.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Status {
-    pub connected: bool,
-    /// True once the client gave up or was closed.
-    pub closed: bool,
-    /// The transport in use (or last used).
-    pub transport: Option<Transport>,
-    pub connection_id: String,
-    pub epoch: String,
-    /// Why this transport was chosen (the cascade's failures, if any).
-    pub reason: String,
-    /// The server's heartbeat interval and idle window, from `welcome`.
-    pub heartbeat: Duration,
-    pub idle_timeout: Duration,
-}
 
 /// A connected client. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Client {
@@ -162,12 +123,12 @@ impl Client {
 
     /// Calls `callback` with every message (after deduplication), on the session task.
     pub fn set_message_callback(&self, callback: impl Fn(&ServerMessage) + Send + Sync + 'static) {
-        *self.callbacks.message.write() = Some(Arc::new(callback));
+        self.callbacks.set_message(Arc::new(callback));
     }
 
     /// Calls `callback` with every event (messages and connection changes).
     pub fn set_event_callback(&self, callback: impl Fn(&ClientEvent) + Send + Sync + 'static) {
-        *self.callbacks.event.write() = Some(Arc::new(callback));
+        self.callbacks.set_event(Arc::new(callback));
     }
 
     /// The next event. Read events (or take [`Client::events`] and drop it): an unread,

@@ -18,7 +18,8 @@
 //! A server silent past the idle window it announced is replaced by a new connection.
 //!
 //! # Layout
-//! - [`client`]: the [`Client`] handle (requests, events, callbacks).
+//! - [`client`]: the [`Client`] handle (requests, events, callbacks); [`status`]: where
+//!   its connection stands; `callbacks`: what the application registered.
 //! - `session`: the task that owns the connection: negotiation, reply routing, resume
 //!   cursors, heartbeat watch, reconnect with backoff.
 //! - `link`: one module per transport, each reduced to "texts out, events in".
@@ -26,6 +27,7 @@
 //! - [`wire`]: `--show-wire` rendering of the raw bytes.
 
 pub mod backoff;
+mod callbacks;
 pub mod client;
 pub mod endpoint;
 pub mod error;
@@ -33,11 +35,13 @@ pub mod event;
 mod link;
 pub mod options;
 mod session;
+pub mod status;
 pub mod wire;
 
 pub use backoff::Backoff;
-pub use client::{Client, Status};
+pub use client::Client;
 pub use error::ClientError;
 pub use event::ClientEvent;
 pub use options::{ClientOptions, TransportChoice};
+pub use status::Status;
 pub use switchboard_protocol::{ServerMessage, server::Transport};

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::RequestId;
+use crate::request_id::RequestId;
 
 /// A client-visible error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

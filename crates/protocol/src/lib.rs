@@ -16,6 +16,7 @@
 //! - [`error`]: numbered error codes ([`ErrorCode`]) and close codes ([`CloseCode`], with
 //!   the reconnect rule).
 //! - [`frame`]: length-prefixed framing for the raw TCP transport.
+//! - [`request_id`]: the id a client may put on a request, echoed in its reply.
 
 pub mod channel;
 pub mod client;
@@ -23,6 +24,7 @@ pub mod delivery;
 pub mod envelope;
 pub mod error;
 pub mod frame;
+pub mod request_id;
 pub mod server;
 
 pub use channel::{ChannelName, InvalidChannelName};

@@ -42,8 +42,9 @@ use self::{
 };
 use crate::{
     ClientError, ClientEvent, ClientOptions, TransportChoice,
-    client::{Callbacks, Status},
+    callbacks::Callbacks,
     link::{Inbound, Link, LinkSettings},
+    status::Status,
 };
 
 /// Heartbeats missed before a stream with no announced idle window counts as dead.

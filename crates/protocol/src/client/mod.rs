@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+pub use crate::request_id::{MAX_REQUEST_ID_LEN, RequestId};
 use crate::{
     DEFAULT_CHAT_CHANNEL,
     channel::ChannelName,
@@ -25,17 +26,6 @@ use crate::{
 
 /// The longest `user` name accepted in `chat`, in characters.
 pub const MAX_USER_LEN: usize = 64;
-/// The longest string request id accepted, in bytes.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
-
-/// A client-chosen request id, echoed in the reply (`pong`, `ack`, `subscribed`, `error`...).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RequestId {
-    Number(u64),
-    Text(String),
-}
-
 /// Every message type a client may send.
 ///
 /// Serializes to the JSON the parser reads back (`{"type": "chat", ...}`): absent options
