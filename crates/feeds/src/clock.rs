@@ -23,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 /// Every 3 s, like the time broadcast of the classic raw-socket demo: often enough to see
 /// it tick, rare enough to cost nothing.
 pub const DEFAULT_CLOCK_INTERVAL: Duration = Duration::from_secs(3);
+/// The shortest interval honoured: a zero interval would spin (the server's
+/// configuration check refuses anything shorter; a config built by hand is held to it).
+pub const MIN_CLOCK_INTERVAL: Duration = Duration::from_millis(1);
 /// The channel the feed publishes into (read-only for clients).
 pub const CLOCK_CHANNEL: &str = "clock";
 
@@ -80,7 +83,7 @@ pub async fn run(hub: Arc<Hub>, config: ClockFeedConfig, shutdown: CancellationT
         return;
     };
     // tokio panics on a zero period; a zero interval means "as fast as sensible".
-    let mut ticks = tokio::time::interval(config.interval.max(Duration::from_millis(1)));
+    let mut ticks = tokio::time::interval(config.interval.max(MIN_CLOCK_INTERVAL));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     tracing::debug!(interval = ?config.interval, "clock feed started");
     loop {

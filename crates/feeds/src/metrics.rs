@@ -25,6 +25,10 @@ use tokio_util::sync::CancellationToken;
 /// One snapshot a second: smooth enough for a live chart, cheap enough (a few `/proc`
 /// reads) to never show up in the figures it reports.
 pub const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest interval honoured: each sample reads `/proc` and every disk and network
+/// interface, and CPU figures need time between samples to mean anything (the server's
+/// configuration check refuses anything shorter; a config built by hand is held to it).
+pub const MIN_METRICS_INTERVAL: Duration = Duration::from_millis(50);
 /// The channel the feed publishes into (read-only for clients).
 pub const METRICS_CHANNEL: &str = "metrics";
 
@@ -349,7 +353,7 @@ pub(crate) async fn run(hub: Arc<Hub>, config: MetricsFeedConfig, stop: Cancella
         return;
     };
     let mut sampler = Some(Sampler::new());
-    let mut ticker = tokio::time::interval(config.interval.max(Duration::from_millis(50)));
+    let mut ticker = tokio::time::interval(config.interval.max(MIN_METRICS_INTERVAL));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -47,17 +47,28 @@ pub const MAX_QUEUE_BOUND: usize = u32::MAX as usize;
 /// The hub's configuration.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
+    /// Messages kept per channel for resume, at most; older ones are dropped (a resume
+    /// from before them gets a `gap`). See [`DEFAULT_HISTORY_SIZE`].
     pub history_size: usize,
+    /// How long a message stays in history. See [`DEFAULT_HISTORY_TTL`].
     pub history_ttl: Duration,
+    /// Messages queued for one connection before it is closed as a slow consumer (4001).
     pub queue_messages: usize,
+    /// Bytes (serialized messages) queued for one connection before it is closed as a
+    /// slow consumer (4001); at least `max_message_bytes`.
     pub queue_bytes: usize,
     /// Recovered (history) messages queued per connection at once; see [`DEFAULT_REPLAY_MESSAGES`].
     pub replay_messages: usize,
-    /// Messages per second per connection (0: unlimited), and the burst allowed.
+    /// Messages per second one connection may send on average (0: unlimited); over it
+    /// they are dropped with error 113.
     pub rate_limit_per_sec: u32,
+    /// Messages one connection may send at once before the average applies.
     pub rate_limit_burst: u32,
+    /// The largest client message accepted, in bytes, on every transport (error 105 over it).
     pub max_message_bytes: usize,
+    /// Subscriptions one connection may hold, `broadcast` included (error 110 over it).
     pub max_subscriptions: usize,
+    /// Channels the hub holds at once (error 111 when a new one would pass it).
     pub max_channels: usize,
     /// Channels a new connection joins when its transport names none (besides `broadcast`).
     pub auto_subscribe: Vec<ChannelName>,
@@ -94,30 +105,44 @@ impl Default for HubConfig {
 /// names the field (`hub.<field>`) and says why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HubConfigError {
+    /// A setting that must be positive is 0.
     #[error("`hub.{field}` is 0: {why}")]
     Zero {
+        /// The setting, as `hub.<field>`.
         field: &'static str,
+        /// Why 0 cannot work.
         why: &'static str,
     },
+    /// A queue bound above what an outbox counts ([`MAX_QUEUE_BOUND`]).
     #[error("`hub.{field}` is {value}, above the most an outbox can count ({max})")]
     AboveQueueBound {
+        /// The setting, as `hub.<field>`.
         field: &'static str,
+        /// The configured value.
         value: usize,
+        /// The largest value allowed.
         max: usize,
     },
+    /// The per-connection byte bound cannot hold one message of the largest size.
     #[error(
         "`hub.queue_bytes` ({queue_bytes}) is below `hub.max_message_bytes` ({max_message_bytes}): \
          one message of the largest size accepted would close every subscriber as a slow consumer"
     )]
     QueueBytesBelowMessage {
+        /// The configured `queue_bytes`.
         queue_bytes: usize,
+        /// The configured `max_message_bytes`.
         max_message_bytes: usize,
     },
+    /// A rate limit with no burst would refuse every message.
     #[error(
         "`hub.rate_limit_burst` is 0 while `hub.rate_limit_per_sec` is {per_sec}: \
          no message could ever be sent (use rate_limit_per_sec 0 for unlimited)"
     )]
-    ZeroBurst { per_sec: u32 },
+    ZeroBurst {
+        /// The configured `rate_limit_per_sec`.
+        per_sec: u32,
+    },
 }
 
 impl HubConfig {

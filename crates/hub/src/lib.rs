@@ -29,9 +29,6 @@
 #![warn(missing_docs)]
 
 pub mod broker;
-// `HubConfig`'s fields are documented on the branch that rewrites config.rs; this allow
-// only keeps this branch warning-free until then, and goes when the two meet.
-#[allow(missing_docs)]
 pub mod config;
 pub mod connection;
 pub mod delivery;

@@ -29,11 +29,7 @@ pub const DEFAULT_HTTP_PORT: u16 = 8000;
 /// The shortest heartbeat interval any transport accepts: a zero interval would spin (and
 /// makes tokio's timers panic), and anything shorter is load, not liveness.
 pub const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
-/// The shortest `clock` feed interval: a zero interval would spin.
-pub const MIN_CLOCK_INTERVAL: Duration = Duration::from_millis(1);
-/// The shortest `metrics` feed interval: each sample reads `/proc` and every disk and
-/// network interface, and CPU figures need time between samples to mean anything.
-pub const MIN_METRICS_INTERVAL: Duration = Duration::from_millis(50);
+pub use switchboard_feeds::{clock::MIN_CLOCK_INTERVAL, metrics::MIN_METRICS_INTERVAL};
 
 /// Server WebSocket pings this often: under the 30–60 s idle cut-offs common in proxies
 /// and load balancers, so an idle but healthy connection is never dropped by them.
