@@ -1,5 +1,5 @@
 //! `switchboard client demo`: a guided tour of the protocol over the chosen transport,
-//! printing each step and what came back (seed 001's demo mode, for every transport).
+//! printing each step and what came back (the classic WebSocket client's demo mode, for every transport).
 
 use std::time::Duration;
 

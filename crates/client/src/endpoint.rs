@@ -7,7 +7,7 @@
 use crate::{TransportChoice, error::ClientError};
 use switchboard_protocol::server::Transport;
 
-/// The default raw TCP port (seed 004's server listened on 1234).
+/// The default raw TCP port (the classic Python socket demos listen on 1234).
 pub const DEFAULT_TCP_PORT: u16 = 1234;
 
 /// A parsed server address.

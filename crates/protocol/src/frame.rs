@@ -40,7 +40,7 @@ pub enum Framing {
     /// A 4-byte big-endian unsigned length.
     #[default]
     U32,
-    /// A 10-byte ASCII decimal length, left-justified and space-padded (seed 004's demos).
+    /// A 10-byte ASCII decimal length, left-justified and space-padded (the classic Python socket demos' header).
     Decimal10,
 }
 

@@ -64,8 +64,9 @@ pub const DEFAULT_SSE_RETRY: Duration = Duration::from_secs(2);
 /// Largest `POST /sse/message`, `/poll` or `/short-poll` body: the largest protocol
 /// message (64 KiB by default) plus room for the envelope around it.
 pub const DEFAULT_HTTP_MAX_BODY_BYTES: usize = 80 * 1024;
-/// How long a long poll is held when nothing arrives (seed 003's 30 s): under the 60 s
-/// read timeouts common in proxies, so the poll ends on our terms, not theirs.
+/// How long a long poll is held when nothing arrives (30 s, the classic long-polling
+/// demo's hold): under the 60 s read timeouts common in proxies, so the poll ends on our
+/// terms, not theirs.
 pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A polling session that has not polled for this long is closed: two poll timeouts, so a
 /// client that lost one response and retries still finds its queue.
@@ -146,7 +147,7 @@ impl Default for WsConfig {
     }
 }
 
-/// The raw TCP port seed 004's demos use.
+/// The raw TCP port the classic Python socket demos use.
 pub const DEFAULT_TCP_PORT: u16 = 1234;
 /// The 4-byte big-endian length header: the most common length-prefix framing.
 pub const DEFAULT_TCP_FRAMING: Framing = Framing::U32;
@@ -168,7 +169,7 @@ pub const TCP_READ_BUFFER: usize = 1024;
 /// Frames written per batch before flushing, as for WebSocket.
 pub const TCP_WRITE_BATCH: usize = 64;
 /// Channels a TCP connection joins on connect: raw TCP has no URL to choose them, and
-/// seed 004 sends every client the time.
+/// the classic socket demo sends every client the time.
 pub const DEFAULT_TCP_CHANNELS: [&str; 2] = ["lobby", "clock"];
 
 /// Raw TCP transport settings. The listener binds the HTTP listener's host.

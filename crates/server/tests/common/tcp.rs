@@ -1,6 +1,6 @@
 //! A raw TCP test client that frames by hand (independently of the server's codec):
 //! `u32` writes a 4-byte big-endian length, `decimal10` writes the length the way the
-//! Python demos of seed 004 do, `f"{len(msg):<10}"`, then the bytes.
+//! classic Python socket demos do, `f"{len(msg):<10}"`, then the bytes.
 
 use std::net::SocketAddr;
 
