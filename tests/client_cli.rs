@@ -2,6 +2,9 @@
 //! this process, on 127.0.0.1 port 0), over every transport: the demo, chat driven
 //! through piped stdin, listen, stress, `--show-wire`, and the exit codes.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{

@@ -16,6 +16,9 @@
 //! strongly connected component of more than one file; the test prints each one with the
 //! uses that close it.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,

@@ -6,6 +6,9 @@
 //! ```` ```json client ```` (a valid client message), ```` ```json server ```` (a server
 //! message) and ```` ```json http ```` (an HTTP body, only checked to be JSON).
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 
 use switchboard_protocol::{

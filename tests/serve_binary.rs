@@ -2,6 +2,8 @@
 //! serves WebSocket clients, and on SIGTERM closes them with 1001 and exits 0 within the
 //! grace period.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
 #![cfg(unix)]
 
 mod common;

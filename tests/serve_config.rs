@@ -1,6 +1,9 @@
 //! The real `switchboard serve` refuses a configuration it cannot run with: it exits
 //! non-zero before binding anything, and says which setting is wrong and why.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     process::{Child, Command, Output, Stdio},
     time::{Duration, Instant},

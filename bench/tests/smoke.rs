@@ -2,6 +2,9 @@
 //! counts, against an in-process switchboard server on 127.0.0.1 port 0, and must count
 //! exactly what was sent, with nothing lost and nothing out of order.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use switchboard_bench::{

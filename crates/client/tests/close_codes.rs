@@ -5,6 +5,9 @@
 //! JSON gets the same `error` 100 on every transport, including those whose HTTP
 //! envelope cannot carry it.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{PATIENCE, http_url, quick_options, start_server, wait_for};

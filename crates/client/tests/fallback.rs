@@ -1,6 +1,9 @@
 //! The `Auto` cascade: WebSocket, then SSE + POST, then long polling, then short polling;
 //! the client reports where it settled and why, and moves back up when it can.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

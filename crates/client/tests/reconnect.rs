@@ -2,6 +2,9 @@
 //! restarts (new epoch), and a path that goes silent (heartbeat). The application must
 //! see every message exactly once and in order, or be told plainly what was lost.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -2,6 +2,9 @@
 //! server: welcome, chat with its ack and delivery, broadcast, ping, stats naming the
 //! transport, subscribe + publish + delivery, unsubscribe, error replies, close.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! The library over WebSocket against a real server: every request type, the event
 //! stream and callbacks, and errors surfaced with their codes.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::{Arc, atomic::AtomicUsize};

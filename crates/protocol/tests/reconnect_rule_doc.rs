@@ -1,6 +1,9 @@
 //! [`CloseCode::should_reconnect`] against the "reconnect?" column of the close-code table
 //! in `docs/protocol.md`: the rule in code and the rule in prose cannot drift apart.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 use switchboard_protocol::CloseCode;
 
 /// `code -> reconnect?` from the table under `### Close codes`.

@@ -2,6 +2,9 @@
 //! every transport, with bytes counted at the socket. Checks the figures make sense
 //! relative to each other and the transcripts show the real bytes.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::start;

@@ -3,6 +3,9 @@
 //! times pings through the hub, refuses requests past its limits, and a stop closes
 //! every simulated connection.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -4,6 +4,9 @@
 //! playwright-core, installed by `scripts/test.sh`). A missing browser or missing node
 //! packages fail the test loudly; nothing is skipped.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{

@@ -1,5 +1,8 @@
 //! The `clock` feed: the server time on a read-only channel, reaching every transport.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! The `metrics` feed over a real WebSocket: snapshots arrive at the configured interval
 //! with every figure the dashboard charts, including switchboard's own.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

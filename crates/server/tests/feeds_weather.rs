@@ -5,6 +5,9 @@
 //! fetched in parallel; retries; publication only on change. HTTPS is tested in
 //! `feeds_weather_https.rs`.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{

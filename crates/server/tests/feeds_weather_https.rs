@@ -4,6 +4,9 @@
 //! readings as real; without it the handshake must fail and the feed must say so. So a
 //! TLS client that cannot connect, or one that connects without verifying, fails here.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{

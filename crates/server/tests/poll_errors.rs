@@ -1,6 +1,9 @@
 //! Bad input on the polling endpoints: each is refused with its status and error code,
 //! and none of them disturbs the session it names.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod http;
 

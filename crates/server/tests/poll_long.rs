@@ -1,6 +1,9 @@
 //! Long and short polling over real HTTP: sessions, holds and timeouts, cursors and
 //! redelivery, messages in both directions, expiry and shutdown.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod http;
 

@@ -2,6 +2,9 @@
 //! (`closed` 4001) rather than losing messages silently, and a new session resumes from
 //! history with `channels` carrying `since`.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod http;
 

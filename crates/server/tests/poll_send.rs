@@ -1,6 +1,9 @@
 //! `POST /poll/message` (send without polling, allowed while a long poll is held) and
 //! `POST /poll/close` (end a session now), over real HTTP.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod http;
 

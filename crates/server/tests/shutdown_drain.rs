@@ -1,6 +1,9 @@
 //! The drain before shutdown: `/healthz` fails at once while connections, old and new,
 //! are still served; only after `shutdown_drain` do they close with 1001.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

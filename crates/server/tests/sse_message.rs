@@ -2,6 +2,9 @@
 //! transports (and theirs reach the stream), replies come back as events, and every
 //! envelope that cannot be delivered is refused with its status and error code.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod http;
 

@@ -3,6 +3,9 @@
 //! chat with their resume ids, and after the server ends the stream it reconnects by
 //! itself with `Last-Event-ID` and receives the message it missed.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{

@@ -2,6 +2,9 @@
 //! was missed on every channel, a gap beyond history is announced, and a token that is
 //! not ours starts a fresh stream with an `error` event saying so.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod http;
 

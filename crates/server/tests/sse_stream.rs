@@ -1,6 +1,9 @@
 //! `GET /sse` over a real socket: headers and exact framing, welcome first, heartbeats,
 //! cleanup when the client goes away, and a prompt end at shutdown.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod http;
 

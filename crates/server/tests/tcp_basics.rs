@@ -1,6 +1,9 @@
 //! The hub over raw TCP: welcome, chat across transports, resume, stats and fan-out to
 //! many clients, over real sockets on loopback.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{

@@ -1,6 +1,9 @@
 //! Raw TCP framing over real sockets: the decimal10 compatibility mode byte for byte,
 //! and every kind of bad input (oversized, lying, malformed, empty, not a number).
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

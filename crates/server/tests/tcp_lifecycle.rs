@@ -1,6 +1,9 @@
 //! Raw TCP connection lifecycle: heartbeats, idle culling, shutdown notices, the
 //! connection limit, the client's own end of stream, and turning TCP off.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

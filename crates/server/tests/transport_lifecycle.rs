@@ -2,6 +2,9 @@
 //! culled like `/ws`, raw TCP honours the heartbeat floor, and the heartbeat ticker
 //! comes with the routes (a router built from a hand-made `AppState` still pings).
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

@@ -2,6 +2,9 @@
 //! connection stays usable; every RFC 6455 violation closes with the code the RFC asks
 //! for. After each, the server keeps serving and other clients notice nothing.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{

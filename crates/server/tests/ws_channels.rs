@@ -2,6 +2,9 @@
 //! history, epoch changes, per-channel order under concurrent publishers, presence,
 //! read-only channels and unsubscribe.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashMap;

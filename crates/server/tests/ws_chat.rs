@@ -1,6 +1,9 @@
 //! Chat, broadcast, ping and stats over real WebSockets on loopback: the seed's message
 //! types, end to end through the hub.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{WsClient, server_stats, start_default};

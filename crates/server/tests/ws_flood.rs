@@ -1,6 +1,9 @@
 //! A flooding client is rate limited (error 113, at most once a second, messages
 //! dropped) while the server keeps serving everyone else in order.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! Connection lifecycle over WebSocket: heartbeats and the idle timeout, the
 //! slow-consumer policy, graceful shutdown, plus `/ws/echo`, `/healthz` and `/api/stats`.
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{

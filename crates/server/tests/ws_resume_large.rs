@@ -2,6 +2,9 @@
 //! holds must not be mistaken for a slow consumer (recovered messages have their own
 //! bound, since they are shared with history).
 
+// Test code: an unwrap that fails is a test that fails, with the value in its message.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::WsClient;
