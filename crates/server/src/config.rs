@@ -7,9 +7,9 @@ use std::{net::SocketAddr, time::Duration};
 use switchboard_hub::HubConfig;
 use switchboard_protocol::{ChannelName, frame::Framing};
 
-use crate::academy::simulator::SimulatorConfig;
 use crate::feeds::clock::ClockFeedConfig;
 use crate::feeds::{metrics::MetricsFeedConfig, weather::WeatherFeedConfig};
+use switchboard_academy::simulator::SimulatorConfig;
 
 /// Server WebSocket pings this often: under the 30–60 s idle cut-offs common in proxies
 /// and load balancers, so an idle but healthy connection is never dropped by them.

@@ -13,6 +13,9 @@
 //! The held poll is never dropped, so sending costs one request and no lost wait. A
 //! `409` (201: a previous poll is still being torn down after a reconnect) is retried
 //! after [`CONCURRENT_POLL_RETRY`].
+//!
+//! Closing says goodbye: `POST /poll/close` ends the session on the server at once
+//! instead of leaving it to the server's grace period (bounded by [`GOODBYE_TIMEOUT`]).
 
 use std::{collections::VecDeque, time::Duration};
 
@@ -32,6 +35,11 @@ use crate::error::LinkError;
 pub(crate) const CONCURRENT_POLL_RETRY: Duration = Duration::from_millis(20);
 /// `409` retries in a row before the link is declared broken.
 pub(crate) const CONCURRENT_POLL_ATTEMPTS: u32 = 250;
+/// How long a closing link waits for `POST /poll/close`: the session's grace period
+/// ends it anyway, so a slow goodbye is not worth holding the close for.
+pub(crate) const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Why a link ends when the application closed it (or dropped the client).
+const CLOSED_BY_CLIENT: &str = "closed by the client";
 
 /// Which polling flavour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +143,40 @@ impl Poller {
             Some(reason) => reason,
             None => self.poll_loop().await,
         };
+        if reason == CLOSED_BY_CLIENT {
+            let _ = tokio::time::timeout(GOODBYE_TIMEOUT, self.goodbye()).await;
+        }
         let _ = self.inbound.send(Inbound::Closed(reason)).await;
+    }
+
+    /// `POST /poll/close`: ends the session on the server now. Sent on the idle second
+    /// connection when there is one (the poll connection may hold an abandoned poll).
+    async fn goodbye(&mut self) {
+        let mut conn = match self.sender.take() {
+            Some(conn) => conn,
+            None => match HttpConn::open(&self.settings).await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    tracing::debug!(%err, "no connection for POST /poll/close");
+                    return;
+                }
+            },
+        };
+        let id = serde_json::to_string(&self.connection_id).unwrap_or_default();
+        let path = format!(
+            "{}/close",
+            self.settings.endpoint.path_for(Transport::LongPoll)
+        );
+        let body = format!(r#"{{"connection_id":{id}}}"#).into_bytes();
+        match conn
+            .send(Method::POST, &path, "application/json", Some(body))
+            .await
+        {
+            Ok(response) => {
+                let _ = read_body(response).await;
+            }
+            Err(err) => tracing::debug!(%err, "POST /poll/close failed"),
+        }
     }
 
     async fn poll_loop(&mut self) -> String {
@@ -152,7 +193,7 @@ impl Poller {
                     () = tokio::time::sleep(interval) => {}
                     text = self.outgoing.recv() => match text {
                         Some(text) => self.waiting.push_back(text),
-                        None => return "closed by the client".to_owned(),
+                        None => return CLOSED_BY_CLIENT.to_owned(),
                     },
                 }
             }
@@ -221,7 +262,7 @@ impl Poller {
                             send_beside(&mut self.sender, &self.settings, &message_path, &id, &text)
                                 .await?;
                         }
-                        None => return Err("closed by the client".to_owned()),
+                        None => return Err(CLOSED_BY_CLIENT.to_owned()),
                     },
                 }
             }
@@ -272,7 +313,7 @@ impl Poller {
                 .await
                 .is_err()
             {
-                return Some("closed by the client".to_owned());
+                return Some(CLOSED_BY_CLIENT.to_owned());
             }
         }
         response
