@@ -3,6 +3,11 @@
 import { run, openDashboard, check, screenshot, base } from './lib.mjs';
 
 const N = 200;
+// Every row of the comparison table: 7 cells, the last 5 of them finite numbers (an
+// error row spans them with its message instead).
+const numericRows = (page) => page.locator('#compare-table tbody tr').evaluateAll((trs) =>
+  trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+const allNumeric = (rows) => rows.every((cells) => cells.length === 7 && cells.slice(2).every((v) => v.trim() !== '' && Number.isFinite(Number(v))));
 const openConnections = async () => {
   const stats = await (await fetch(`${base}/api/stats`)).json();
   return stats.connections.websocket;
@@ -21,6 +26,10 @@ await run(async (browser, errors) => {
   check(await openConnections() >= before + N, `the server counts ${N} more WebSocket connections`);
   await page.waitForFunction(() => document.querySelector('#sim-state').textContent === 'running', null, { timeout: 5000 });
   await page.waitForTimeout(2500);
+  const sim = await (await fetch(`${base}/api/simulator`)).json();
+  const timed = sim.samples.filter((s) => s.p50_ms !== null);
+  check(sim.failed === 0 && timed.length > 0 && timed.every((s) => Number.isFinite(s.p50_ms) && s.p50_ms > 0 && s.rss_bytes > 0),
+    `the simulator times real round trips without failures: ${JSON.stringify(sim.samples.at(-1))}`);
   await screenshot(page, '#simulator', 'simulator-panel');
   await page.click('#sim-stop');
   await page.waitForFunction(() => document.querySelector('#sim-state').textContent === 'stopped', null, { timeout: 8000 });
@@ -33,6 +42,7 @@ await run(async (browser, errors) => {
   await page.waitForFunction(() => document.querySelectorAll('#compare-table tbody tr').length === 5 && !document.querySelector('#compare-run').disabled, null, { timeout: 20000 });
   let rows = await page.locator('#compare-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent));
   check(rows.every((r) => !r.includes('no ') && !r.includes('error')), `the server measured every transport at the socket: ${rows.join(' | ')}`);
+  check(allNumeric(await numericRows(page)), `every server figure is a number: ${rows.join(' | ')}`);
   await page.selectOption('#wire-source', 'measured');
   await page.locator('#wire-view', { hasText: '>> POST /poll HTTP/1.1' }).waitFor({ timeout: 5000 });
   check(true, 'the wire view shows the exact bytes captured at the socket');
@@ -43,5 +53,6 @@ await run(async (browser, errors) => {
   await page.waitForFunction(() => document.querySelectorAll('#compare-table tbody tr').length === 4 && !document.querySelector('#compare-run').disabled, null, { timeout: 20000 });
   rows = await page.locator('#compare-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent));
   check(rows.every((r) => !r.includes('no ')), `the browser measured every transport: ${rows.join(' | ')}`);
+  check(allNumeric(await numericRows(page)), `every browser figure is a number: ${rows.join(' | ')}`);
   await screenshot(page, '#compare', 'comparison-panel');
 });
