@@ -43,6 +43,10 @@ await run(async (browser, errors) => {
   check(await openConnections() >= before + N, `the server counts ${N} more WebSocket connections`);
   await page.waitForFunction(() => document.querySelector('#sim-state').textContent === 'running', null, { timeout: 5000 });
   await page.waitForTimeout(2500);
+  const sim = await (await fetch(`${base}/api/simulator`)).json();
+  const timed = sim.samples.filter((s) => s.p50_ms !== null);
+  check(sim.failed === 0 && timed.length > 0 && timed.every((s) => Number.isFinite(s.p50_ms) && s.p50_ms > 0 && s.rss_bytes > 0),
+    `the simulator times real round trips without failures: ${JSON.stringify(sim.samples.at(-1))}`);
   await screenshot(page, '#simulator', 'simulator-panel');
   await page.click('#sim-stop');
   await page.waitForFunction(() => document.querySelector('#sim-state').textContent === 'stopped', null, { timeout: 8000 });

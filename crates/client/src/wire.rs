@@ -5,6 +5,12 @@
 //! a WebSocket upgrade the tap is switched off and frames are reported one by one with
 //! their header fields; tungstenite does not expose the header bytes it writes, so those
 //! are reconstructed from the message (FIN, opcode, MASK, payload length) and say so.
+//!
+//! Separately from the rendering, a [`WireLog`] may count: [`WireLog::counted`] hears
+//! every byte read or written on every transport (WebSocket frames after the upgrade
+//! too, exactly as they crossed the socket), and the HTTP links report each request
+//! written and each response head read. The defaults ignore them, so `--show-wire`
+//! is unchanged; the academy's protocol comparison measures with them.
 
 use std::{
     io,
@@ -40,6 +46,24 @@ impl Direction {
 pub trait WireLog: Send + Sync {
     /// `text` is a human rendering of bytes that went `direction` (may span lines).
     fn log(&self, direction: Direction, text: &str);
+
+    /// The exact bytes of one read or write on the socket, on every transport, whether
+    /// or not the rendering is on (after a WebSocket upgrade, say). Ignored by default.
+    fn counted(&self, _direction: Direction, _bytes: &[u8]) {}
+
+    /// The first bytes of an HTTP request were written (SSE and polling links).
+    /// Ignored by default.
+    fn request_sent(&self) {}
+
+    /// An HTTP response head was read (its bytes were already [`WireLog::counted`]).
+    /// Ignored by default.
+    fn response_received(&self) {}
+
+    /// A socket write is starting (`true`) or has returned (`false`, its bytes already
+    /// [`WireLog::counted`]). The peer may answer a write before the writer counts it,
+    /// so a meter that must count a request before its reply waits for writes to
+    /// return. Ignored by default.
+    fn writing(&self, _started: bool) {}
 }
 
 /// Prints every exchange to standard error, one `>>` / `<<` prefix per line.
@@ -94,7 +118,8 @@ pub fn ws_frame_header(direction: Direction, opcode: u8, name: &str, len: usize)
     )
 }
 
-/// A socket wrapper that reports bytes to a [`WireLog`] while switched on.
+/// A socket wrapper that reports bytes to a [`WireLog`] while switched on, and counts
+/// them ([`WireLog::counted`]) always.
 pub struct Tap<S> {
     inner: S,
     log: Option<Arc<dyn WireLog>>,
@@ -102,6 +127,9 @@ pub struct Tap<S> {
     /// Stop reporting after the first response head (a WebSocket upgrade: what follows
     /// is binary frames, reported one by one by the link instead).
     head_only: bool,
+    /// Set by an HTTP connection when it hands over a request: the next write is that
+    /// request's first bytes ([`WireLog::request_sent`]).
+    request_starts: Arc<AtomicBool>,
 }
 
 impl<S> Tap<S> {
@@ -112,7 +140,16 @@ impl<S> Tap<S> {
             on: Arc::new(AtomicBool::new(log.is_some())),
             log,
             head_only: false,
+            request_starts: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Counts bytes ([`WireLog::counted`]) but never renders them: for links that
+    /// render their own frames (raw TCP).
+    pub fn counting(inner: S, log: Option<Arc<dyn WireLog>>) -> Self {
+        let tap = Self::new(inner, log);
+        tap.on.store(false, Ordering::Relaxed);
+        tap
     }
 
     /// Like [`Tap::new`], reporting only up to the end of the first response head.
@@ -128,8 +165,24 @@ impl<S> Tap<S> {
         self.on.clone()
     }
 
+    /// A flag to raise just before handing an HTTP request to the connection: the
+    /// next write reports [`WireLog::request_sent`].
+    pub fn request_marker(&self) -> Arc<AtomicBool> {
+        self.request_starts.clone()
+    }
+
     fn report(&self, direction: Direction, bytes: &[u8]) {
-        if bytes.is_empty() || !self.on.load(Ordering::Relaxed) {
+        if bytes.is_empty() {
+            return;
+        }
+        let Some(log) = &self.log else {
+            return;
+        };
+        log.counted(direction, bytes);
+        if direction == Direction::Sent && self.request_starts.swap(false, Ordering::Relaxed) {
+            log.request_sent();
+        }
+        if !self.on.load(Ordering::Relaxed) {
             return;
         }
         let mut shown = bytes;
@@ -139,9 +192,7 @@ impl<S> Tap<S> {
                 self.on.store(false, Ordering::Relaxed);
             }
         }
-        if let Some(log) = &self.log {
-            log.log(direction, &escape(shown));
-        }
+        log.log(direction, &escape(shown));
     }
 }
 
@@ -154,8 +205,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
-            let filled = buf.filled()[before..].to_vec();
-            self.report(Direction::Received, &filled);
+            self.report(Direction::Received, &buf.filled()[before..]);
         }
         polled
     }
@@ -167,9 +217,15 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Some(log) = &self.log {
+            log.writing(true);
+        }
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
             self.report(Direction::Sent, &buf[..n]);
+        }
+        if let Some(log) = &self.log {
+            log.writing(false);
         }
         polled
     }
@@ -194,5 +250,62 @@ mod tests {
         let h = ws_frame_header(Direction::Received, 1, "text", 5);
         assert!(h.contains("81 05") && h.contains("MASK=0"));
         assert_eq!(escape(b"GET / HTTP/1.1\r\n"), "GET / HTTP/1.1\\r\\n\n");
+    }
+    /// Counts what the tap hears, rendering or not.
+    #[derive(Default)]
+    struct Counter {
+        sent: std::sync::atomic::AtomicUsize,
+        received: std::sync::atomic::AtomicUsize,
+        rendered: std::sync::atomic::AtomicUsize,
+        requests: std::sync::atomic::AtomicUsize,
+        writing: std::sync::atomic::AtomicIsize,
+    }
+
+    impl WireLog for Counter {
+        fn log(&self, _direction: Direction, _text: &str) {
+            self.rendered.fetch_add(1, Ordering::Relaxed);
+        }
+        fn counted(&self, direction: Direction, bytes: &[u8]) {
+            let total = match direction {
+                Direction::Sent => &self.sent,
+                Direction::Received => &self.received,
+            };
+            total.fetch_add(bytes.len(), Ordering::Relaxed);
+        }
+        fn request_sent(&self) {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+        }
+        fn writing(&self, started: bool) {
+            self.writing
+                .fetch_add(if started { 1 } else { -1 }, Ordering::Relaxed);
+        }
+    }
+
+    #[tokio::test]
+    async fn counts_every_byte_after_rendering_stops() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let counter = Arc::new(Counter::default());
+        let (near, mut far) = tokio::io::duplex(1024);
+        let mut tap = Tap::head_only(near, Some(counter.clone() as Arc<dyn WireLog>));
+        tap.request_marker().store(true, Ordering::Relaxed);
+        tap.write_all(b"GET /ws HTTP/1.1\r\n\r\n").await.unwrap();
+        tap.write_all(b"\x81\x80abcd").await.unwrap();
+        let upgrade = b"HTTP/1.1 101 Switching\r\n\r\n\x81\x02hi";
+        far.write_all(upgrade).await.unwrap();
+        let mut buf = [0; 64];
+        tap.read_exact(&mut buf[..upgrade.len()]).await.unwrap();
+        far.write_all(b"\x81\x01!").await.unwrap();
+        tap.read_exact(&mut buf[..3]).await.unwrap();
+        let load = |n: &std::sync::atomic::AtomicUsize| n.load(Ordering::Relaxed);
+        assert_eq!(load(&counter.sent), 20 + 6);
+        assert_eq!(
+            load(&counter.received),
+            upgrade.len() + 3,
+            "frames after the head are counted too"
+        );
+        assert_eq!(load(&counter.requests), 1, "one request head marked");
+        assert_eq!(counter.writing.load(Ordering::Relaxed), 0);
+        // Rendering: both sent writes and the head, nothing after the upgrade.
+        assert_eq!(load(&counter.rendered), 3);
     }
 }

@@ -9,7 +9,8 @@
 //! - [`api`]: `GET /healthz` and `GET /api/stats`.
 //! - [`feeds`]: the `switchboard-feeds` crate (clock, metrics, weather), which the server starts.
 //! - [`web`]: the dashboard page and its scripts, embedded in the binary.
-//! - [`academy`]: the dashboard's server side: the connection simulator.
+//! - [`academy`]: the dashboard's academy routes over the `switchboard-academy` crate
+//!   (the connection simulator and the measured protocol comparison).
 //! - [`transports`]: `ws` (the hub over WebSocket), `echo` (a bare WebSocket echo),
 //!   and the other transports.
 

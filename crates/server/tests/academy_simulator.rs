@@ -87,6 +87,17 @@ async fn run_and_stop(transport: &str) {
     .await;
     let (_, status) = api(&server, "GET", "/api/simulator", None).await;
     assert_eq!(status["failed"], 0, "{status}");
+    assert!(status["last_error"].is_null(), "{status}");
+    // Every timed sample holds real round trips and the server's real memory.
+    for sample in status["samples"].as_array().unwrap() {
+        let rss = sample["rss_bytes"].as_u64().unwrap();
+        assert!(rss > 1 << 20, "{sample}");
+        if let Some(p50) = sample["p50_ms"].as_f64() {
+            let p99 = sample["p99_ms"].as_f64().unwrap();
+            assert!(p50 > 0.0 && p50.is_finite() && p50 <= p99, "{sample}");
+            assert!(p99 < 5_000.0, "a loopback ping within seconds: {sample}");
+        }
+    }
 
     let (status, body) = api(&server, "POST", "/api/simulator/stop", None).await;
     assert_eq!(status, 200);

@@ -3,6 +3,8 @@
 //! bytes: heads, chunk sizes and bodies.
 //!
 //! One [`HttpConn`] is one keep-alive TCP connection carrying one request at a time.
+//! With a wire log it also reports each request written and each response head read
+//! ([`WireLog::request_sent`], [`WireLog::response_received`]).
 //! Response bodies read whole are bounded by [`MAX_RESPONSE_BODY`].
 
 use bytes::Bytes;
@@ -13,11 +15,19 @@ use hyper::{
     client::conn::http1::{self, SendRequest},
     header,
 };
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
 use hyper_util::rt::TokioIo;
 use tokio::task::AbortHandle;
 
 use super::{LinkSettings, tcp_connect};
-use crate::{error::LinkError, wire::Tap};
+use crate::{
+    error::LinkError,
+    wire::{Tap, WireLog},
+};
 
 /// The largest response body read whole (a poll response holds at most the server's
 /// batch of messages; this leaves ample room while bounding memory).
@@ -28,6 +38,9 @@ pub(crate) struct HttpConn {
     sender: SendRequest<Full<Bytes>>,
     task: AbortHandle,
     authority: String,
+    wire: Option<Arc<dyn WireLog>>,
+    /// Raised before each request so the tap reports its first written bytes.
+    request_marker: Arc<AtomicBool>,
 }
 
 impl Drop for HttpConn {
@@ -39,7 +52,9 @@ impl Drop for HttpConn {
 impl HttpConn {
     pub(crate) async fn open(settings: &LinkSettings) -> Result<Self, LinkError> {
         let stream = tcp_connect(settings).await?;
-        let io = TokioIo::new(Tap::new(stream, settings.wire.clone()));
+        let tap = Tap::new(stream, settings.wire.clone());
+        let request_marker = tap.request_marker();
+        let io = TokioIo::new(tap);
         let handshake = http1::handshake::<_, Full<Bytes>>(io);
         let (sender, connection) = tokio::time::timeout(settings.connect_timeout, handshake)
             .await
@@ -54,6 +69,8 @@ impl HttpConn {
             sender,
             task: task.abort_handle(),
             authority: settings.endpoint.authority(),
+            wire: settings.wire.clone(),
+            request_marker,
         })
     }
 
@@ -81,10 +98,16 @@ impl HttpConn {
             .ready()
             .await
             .map_err(|e| LinkError::Io(format!("HTTP connection: {e}")))?;
-        self.sender
+        self.request_marker.store(true, Ordering::Relaxed);
+        let response = self
+            .sender
             .send_request(request)
             .await
-            .map_err(|e| LinkError::Io(format!("HTTP request: {e}")))
+            .map_err(|e| LinkError::Io(format!("HTTP request: {e}")))?;
+        if let Some(wire) = &self.wire {
+            wire.response_received();
+        }
+        Ok(response)
     }
 }
 

@@ -110,11 +110,12 @@ impl Link {
     }
 
     /// Closes politely: the transport's writer sees the end of its queue and says goodbye
-    /// (a WebSocket close frame, a TCP FIN); waits at most `within`, then drops the link.
+    /// (a WebSocket close frame, a TCP FIN, `POST /poll/close` for a polling session);
+    /// waits at most `within`, then drops the link.
     pub(crate) async fn shutdown(mut self, within: Duration) {
         self.outgoing = None;
-        // HTTP transports have no goodbye message: closing the sockets (on drop) is it.
-        if !matches!(self.transport, Transport::Websocket | Transport::Tcp) {
+        // SSE has no goodbye message: closing its stream's socket (on drop) is it.
+        if self.transport == Transport::Sse {
             return;
         }
         let _ = tokio::time::timeout(within, async {

@@ -16,6 +16,9 @@
 //!
 //! Request and response bodies are the protocol crate's [`switchboard_protocol::envelope`] types; the message
 //! inside is the text the session queued, carried as raw JSON and never parsed again.
+//!
+//! Closing says goodbye: `POST /poll/close` ends the session on the server at once
+//! instead of leaving it to the server's grace period (bounded by [`GOODBYE_TIMEOUT`]).
 
 use std::{borrow::Cow, collections::VecDeque, time::Duration};
 
@@ -37,6 +40,11 @@ use crate::error::LinkError;
 pub(crate) const CONCURRENT_POLL_RETRY: Duration = Duration::from_millis(20);
 /// `409` retries in a row before the link is declared broken.
 pub(crate) const CONCURRENT_POLL_ATTEMPTS: u32 = 250;
+/// How long a closing link waits for `POST /poll/close`: the session's grace period
+/// ends it anyway, so a slow goodbye is not worth holding the close for.
+pub(crate) const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Why a link ends when the application closed it (or dropped the client).
+const CLOSED_BY_CLIENT: &str = "closed by the client";
 
 /// Which polling flavour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +133,9 @@ impl Poller {
             Some(reason) => reason,
             None => self.poll_loop().await,
         };
+        if reason == CLOSED_BY_CLIENT {
+            let _ = tokio::time::timeout(GOODBYE_TIMEOUT, self.goodbye()).await;
+        }
         let code = self.closed_code;
         let _ = self.inbound.send(Inbound::Closed { reason, code }).await;
     }
@@ -136,6 +147,36 @@ impl Poller {
             Err(refusal) => {
                 let _ = self.inbound.send(Inbound::Text(refusal)).await;
             }
+        }
+    }
+
+    /// `POST /poll/close`: ends the session on the server now. Sent on the idle second
+    /// connection when there is one (the poll connection may hold an abandoned poll).
+    async fn goodbye(&mut self) {
+        let mut conn = match self.sender.take() {
+            Some(conn) => conn,
+            None => match HttpConn::open(&self.settings).await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    tracing::debug!(%err, "no connection for POST /poll/close");
+                    return;
+                }
+            },
+        };
+        let id = serde_json::to_string(&self.connection_id).unwrap_or_default();
+        let path = format!(
+            "{}/close",
+            self.settings.endpoint.path_for(Transport::LongPoll)
+        );
+        let body = format!(r#"{{"connection_id":{id}}}"#).into_bytes();
+        match conn
+            .send(Method::POST, &path, "application/json", Some(body))
+            .await
+        {
+            Ok(response) => {
+                let _ = read_body(response).await;
+            }
+            Err(err) => tracing::debug!(%err, "POST /poll/close failed"),
         }
     }
 
@@ -153,7 +194,7 @@ impl Poller {
                     () = tokio::time::sleep(interval) => {}
                     text = self.outgoing.recv() => match text {
                         Some(text) => self.queue(text).await,
-                        None => return "closed by the client".to_owned(),
+                        None => return CLOSED_BY_CLIENT.to_owned(),
                     },
                 }
             }
@@ -224,7 +265,7 @@ impl Poller {
                                 let _ = self.inbound.send(Inbound::Text(refusal)).await;
                             }
                         },
-                        None => return Err("closed by the client".to_owned()),
+                        None => return Err(CLOSED_BY_CLIENT.to_owned()),
                     },
                 }
             }
@@ -275,7 +316,7 @@ impl Poller {
                 .await
                 .is_err()
             {
-                return Some("closed by the client".to_owned());
+                return Some(CLOSED_BY_CLIENT.to_owned());
             }
         }
         let closed = response.closed?;

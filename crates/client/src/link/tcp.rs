@@ -2,15 +2,21 @@
 //! that many bytes of JSON, in both directions. A reader task and a writer task share
 //! the socket halves. Frames larger than [`MAX_TCP_FRAME`] end the link rather than
 //! letting a bad length allocate unbounded memory.
+//!
+//! With a wire log the socket is wrapped in a counting [`Tap`] (every byte reaches
+//! [`crate::wire::WireLog::counted`]); the frames are rendered here, one by one.
 
 use switchboard_protocol::server::Transport;
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     sync::mpsc,
 };
 
 use super::{Inbound, LINK_RECV_QUEUE, LINK_SEND_QUEUE, Link, LinkSettings, tcp_connect};
-use crate::{error::LinkError, wire::Direction};
+use crate::{
+    error::LinkError,
+    wire::{Direction, Tap},
+};
 
 /// The largest frame accepted from the server (a full `stats` reply is a few KiB; a
 /// channel message is bounded by the server's message limit).
@@ -18,7 +24,21 @@ pub(crate) const MAX_TCP_FRAME: usize = 16 * 1024 * 1024;
 
 pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> {
     let stream = tcp_connect(settings).await?;
-    let (mut reader, mut writer) = stream.into_split();
+    if settings.wire.is_some() {
+        let (reader, writer) = tokio::io::split(Tap::counting(stream, settings.wire.clone()));
+        Ok(spawn_link(reader, writer, settings))
+    } else {
+        let (reader, writer) = stream.into_split();
+        Ok(spawn_link(reader, writer, settings))
+    }
+}
+
+/// Starts the reader and writer tasks over the socket halves.
+fn spawn_link(
+    mut reader: impl AsyncRead + Unpin + Send + 'static,
+    mut writer: impl AsyncWrite + Unpin + Send + 'static,
+    settings: &LinkSettings,
+) -> Link {
     let (out_tx, mut out_rx) = mpsc::channel::<String>(LINK_SEND_QUEUE);
     let (in_tx, in_rx) = mpsc::channel(LINK_RECV_QUEUE);
     let wire = settings.wire.clone();
@@ -69,12 +89,12 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
         }
         let _ = writer.shutdown().await;
     });
-    Ok(Link::new(
+    Link::new(
         Transport::Tcp,
         out_tx,
         in_rx,
         vec![read_task.abort_handle(), write_task.abort_handle()],
-    ))
+    )
 }
 
 /// `[len 00 00 00 2a = 42] {"type":...}`: the header bytes, then the payload.

@@ -14,7 +14,7 @@ use std::{
 use switchboard_hub::HubConfig;
 use switchboard_protocol::{ChannelName, frame::Framing};
 
-use crate::academy::simulator::SimulatorConfig;
+use switchboard_academy::simulator::SimulatorConfig;
 use switchboard_feeds::clock::ClockFeedConfig;
 use switchboard_feeds::{metrics::MetricsFeedConfig, weather::WeatherFeedConfig};
 

@@ -1,37 +1,40 @@
 //! The connection simulator: one run at a time opens N client connections of one
-//! transport against this very server, over real loopback sockets, from Rust tasks
-//! ([`super::sim_clients`] holds the per-transport clients), ramping up at a set rate;
-//! each connection pings at a set rate and times the round trip (`ping` → `pong`
-//! through the hub).
+//! transport against a switchboard server, over real sockets, from Rust tasks (each a
+//! [`switchboard_client::Client`], see `connection`), ramping up at a set rate; each
+//! connection pings at a set rate and times the round trip (`ping` → `pong` through the
+//! hub).
 //!
 //! Every second the run records a sample: connected count, messages per second (pings
-//! sent + pongs received), latency p50/p99 over that second, and the server's resident
-//! memory. The page reads them from `GET /api/simulator`.
+//! sent, pongs and other messages received), latency p50/p99 over that second, and this
+//! process's resident memory (read with `sysinfo`; the simulator runs inside the server,
+//! so that is the server's). The server shows them at `GET /api/simulator`.
 //!
 //! Bounds: connections, ramp and ping rate are capped by [`SimulatorConfig`] (so the
 //! simulator cannot exhaust file descriptors or CPU), samples are kept for the last
 //! [`MAX_SAMPLES`] seconds, latencies for at most [`MAX_LATENCIES_PER_SAMPLE`] pings a
-//! second. Stopping cancels every client; each closes its connection properly and the
-//! stop waits (bounded by [`STOP_WAIT`]) until all are gone.
+//! second. Stopping cancels every connection; each closes properly (a WebSocket close,
+//! a TCP FIN, `POST /poll/close`) and the stop waits (bounded by [`STOP_WAIT`]) until all
+//! are gone.
 
 use std::{
     collections::VecDeque,
-    net::SocketAddr,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
     },
     time::{Duration, Instant},
 };
 
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::sim_clients::{self, Target};
-use crate::app::AppState;
+use crate::{ACADEMY_TRANSPORTS, Target, connection};
 
-/// Each loopback connection holds two file descriptors (client and server side) and the
-/// process may hold 20,000: 2,000 connections leave ample room for real clients.
+/// Each loopback connection holds two file descriptors (client and server side; three
+/// to four for SSE and long polling, which send on a second HTTP connection) and the
+/// process may hold 20,000: 2,000 connections leave room for real clients.
 pub const DEFAULT_SIMULATOR_MAX_CONNECTIONS: usize = 2_000;
 /// New connections per second at most: fast enough to reach the maximum in seconds,
 /// slow enough not to starve real clients of accept and handshake time.
@@ -45,14 +48,18 @@ pub const MAX_LATENCIES_PER_SAMPLE: usize = 50_000;
 /// How long a stop waits for the simulated connections to close.
 pub const STOP_WAIT: Duration = Duration::from_secs(5);
 /// The transports the simulator can drive.
-pub const SIMULATED_TRANSPORTS: [&str; 5] = ["websocket", "sse", "long-poll", "short-poll", "tcp"];
+pub const SIMULATED_TRANSPORTS: [&str; 5] = ACADEMY_TRANSPORTS;
 
 /// Limits of the connection simulator.
 #[derive(Debug, Clone)]
 pub struct SimulatorConfig {
+    /// Off: every start is refused.
     pub enabled: bool,
+    /// Simulated connections per run at most.
     pub max_connections: usize,
+    /// New connections per second at most.
     pub max_ramp_per_s: u32,
+    /// Pings per second per connection at most.
     pub max_pings_per_s: f64,
 }
 
@@ -67,14 +74,18 @@ impl Default for SimulatorConfig {
     }
 }
 
-/// What `POST /api/simulator/start` asks for.
+/// What a run asks for (the body of `POST /api/simulator/start`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimulationRequest {
+    /// One of [`SIMULATED_TRANSPORTS`].
     pub transport: String,
+    /// Connections to open.
     pub connections: usize,
+    /// New connections per second.
     #[serde(default = "default_ramp")]
     pub ramp_per_s: u32,
+    /// Pings per second per connection (0: none).
     #[serde(default = "default_pings")]
     pub pings_per_s: f64,
 }
@@ -90,8 +101,10 @@ fn default_pings() -> f64 {
 /// Why a run cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// Another run is going; stop it first.
     #[error("a simulation is already running")]
     Running,
+    /// The request is past the limits or names something this server does not offer.
     #[error("{0}")]
     Invalid(String),
 }
@@ -99,39 +112,38 @@ pub enum StartError {
 /// One second of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sample {
+    /// Milliseconds since the run started.
     pub t_ms: u64,
     pub connected: u64,
     pub failed: u64,
     pub messages_per_s: u64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// This process's resident memory (0 where it cannot be read).
     pub rss_bytes: u64,
 }
 
-/// Counters shared by a run's clients.
+/// Counters shared by a run's connections.
 #[derive(Debug, Default)]
 pub(crate) struct RunCounters {
     pub(crate) connected: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) messages: AtomicU64,
     latencies: Mutex<Vec<f64>>,
-    pub(crate) last_error: Mutex<Option<String>>,
+    last_error: Mutex<Option<String>>,
 }
 
 impl RunCounters {
     pub(crate) fn latency(&self, rtt: Duration) {
-        if let Ok(mut latencies) = self.latencies.lock() {
-            if latencies.len() < MAX_LATENCIES_PER_SAMPLE {
-                latencies.push(rtt.as_secs_f64() * 1000.0);
-            }
+        let mut latencies = self.latencies.lock();
+        if latencies.len() < MAX_LATENCIES_PER_SAMPLE {
+            latencies.push(rtt.as_secs_f64() * 1000.0);
         }
     }
 
     pub(crate) fn fail(&self, error: impl ToString) {
         self.failed.fetch_add(1, Relaxed);
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = Some(error.to_string());
-        }
+        *self.last_error.lock() = Some(error.to_string());
     }
 }
 
@@ -139,7 +151,7 @@ struct Run {
     request: SimulationRequest,
     counters: Arc<RunCounters>,
     cancel: CancellationToken,
-    clients: TaskTracker,
+    connections: TaskTracker,
     samples: Mutex<VecDeque<Sample>>,
     ramp_done: AtomicBool,
     stopped: AtomicBool,
@@ -155,23 +167,19 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    pub(crate) fn new(state: &AppState) -> Self {
-        let loopback = |addr: SocketAddr| {
-            if addr.ip().is_unspecified() {
-                SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
-            } else {
-                addr
-            }
-        };
+    /// A simulator dialling `target`; its runs are tracked by `tasks` and end when
+    /// `shutdown` is cancelled.
+    pub fn new(
+        config: SimulatorConfig,
+        target: Target,
+        tasks: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
-            config: state.config.simulator.clone(),
-            target: Target {
-                http: loopback(state.http_addr),
-                tcp: state.tcp_addr.map(loopback),
-                framing: state.config.tcp.framing,
-            },
-            tasks: state.tasks.clone(),
-            shutdown: state.shutdown.clone(),
+            config,
+            target,
+            tasks,
+            shutdown,
             run: Mutex::new(None),
         }
     }
@@ -180,27 +188,15 @@ impl Simulator {
         &self.config
     }
 
-    pub(crate) fn target(&self) -> &Target {
+    pub fn target(&self) -> &Target {
         &self.target
     }
 
-    pub fn http_addr(&self) -> SocketAddr {
-        self.target.http
-    }
-
-    pub fn tcp_addr(&self) -> Option<SocketAddr> {
-        self.target.tcp
-    }
-
-    pub fn tcp_framing(&self) -> &'static str {
-        self.target.framing.as_str()
-    }
-
     fn current(&self) -> Option<Arc<Run>> {
-        self.run.lock().ok().and_then(|run| run.clone())
+        self.run.lock().clone()
     }
 
-    /// Starts a run after checking the request against the limits.
+    /// Checks `request` against the limits and this server, then starts a run.
     pub fn start(&self, request: SimulationRequest) -> Result<serde_json::Value, StartError> {
         let config = &self.config;
         if !config.enabled {
@@ -214,11 +210,10 @@ impl Simulator {
                 request.transport
             )));
         }
-        if request.transport == "tcp" && self.target.tcp.is_none() {
-            return Err(StartError::Invalid(
-                "raw TCP is turned off on this server".into(),
-            ));
-        }
+        let (choice, url) = self
+            .target
+            .dial(&request.transport)
+            .map_err(StartError::Invalid)?;
         if request.connections == 0 || request.connections > config.max_connections {
             return Err(StartError::Invalid(format!(
                 "connections must be 1..={}",
@@ -238,9 +233,7 @@ impl Simulator {
             )));
         }
         let run = {
-            let Ok(mut slot) = self.run.lock() else {
-                return Err(StartError::Running);
-            };
+            let mut slot = self.run.lock();
             if slot.as_ref().is_some_and(|run| !run.stopped.load(Relaxed)) {
                 return Err(StartError::Running);
             }
@@ -248,7 +241,7 @@ impl Simulator {
                 request,
                 counters: Arc::default(),
                 cancel: self.shutdown.child_token(),
-                clients: TaskTracker::new(),
+                connections: TaskTracker::new(),
                 samples: Mutex::new(VecDeque::new()),
                 ramp_done: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
@@ -257,7 +250,7 @@ impl Simulator {
             run
         };
         tracing::info!(transport = %run.request.transport, connections = run.request.connections, "simulation started");
-        self.tasks.spawn(ramp(run.clone(), self.target.clone()));
+        self.tasks.spawn(ramp(run.clone(), choice, url));
         self.tasks.spawn(sample(run));
         Ok(self.status())
     }
@@ -268,36 +261,33 @@ impl Simulator {
             return;
         };
         run.cancel.cancel();
-        run.clients.close();
-        let _ = tokio::time::timeout(STOP_WAIT, run.clients.wait()).await;
+        run.connections.close();
+        let _ = tokio::time::timeout(STOP_WAIT, run.connections.wait()).await;
         run.stopped.store(true, Relaxed);
         tracing::info!("simulation stopped");
     }
 
+    /// The run's state and samples (`{"running": false, ...}` before the first run).
     pub fn status(&self) -> serde_json::Value {
         let Some(run) = self.current() else {
             return serde_json::json!({"running": false, "connected": 0, "samples": []});
         };
         let counters = &run.counters;
-        let samples: Vec<Sample> = run
-            .samples
-            .lock()
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
+        let samples: Vec<Sample> = run.samples.lock().iter().cloned().collect();
         serde_json::json!({
             "running": !run.stopped.load(Relaxed),
             "request": run.request,
             "ramp_done": run.ramp_done.load(Relaxed),
             "connected": counters.connected.load(Relaxed),
             "failed": counters.failed.load(Relaxed),
-            "last_error": counters.last_error.lock().ok().and_then(|e| e.clone()),
+            "last_error": counters.last_error.lock().clone(),
             "samples": samples,
         })
     }
 }
 
 /// Opens the connections at the ramp rate.
-async fn ramp(run: Arc<Run>, target: Target) {
+async fn ramp(run: Arc<Run>, choice: switchboard_client::TransportChoice, url: String) {
     let every = Duration::from_secs_f64(1.0 / f64::from(run.request.ramp_per_s));
     let mut ticker = tokio::time::interval(every);
     for _ in 0..run.request.connections {
@@ -305,14 +295,13 @@ async fn ramp(run: Arc<Run>, target: Target) {
             _ = run.cancel.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        let client = sim_clients::run_client(
-            run.request.transport.clone(),
-            target.clone(),
+        run.connections.spawn(connection::run(
+            choice,
+            url.clone(),
             run.request.pings_per_s,
             run.counters.clone(),
             run.cancel.clone(),
-        );
-        run.clients.spawn(client);
+        ));
     }
     run.ramp_done.store(true, Relaxed);
 }
@@ -320,6 +309,7 @@ async fn ramp(run: Arc<Run>, target: Target) {
 /// Records one sample a second until the run is cancelled.
 async fn sample(run: Arc<Run>) {
     let started = Instant::now();
+    let mut memory = ResidentMemory::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.tick().await;
     let mut last_messages = 0;
@@ -329,11 +319,7 @@ async fn sample(run: Arc<Run>) {
             _ = ticker.tick() => false,
         };
         let counters = &run.counters;
-        let mut latencies = counters
-            .latencies
-            .lock()
-            .map(|mut l| std::mem::take(&mut *l))
-            .unwrap_or_default();
+        let mut latencies = std::mem::take(&mut *counters.latencies.lock());
         latencies.sort_by(f64::total_cmp);
         let messages = counters.messages.load(Relaxed);
         let sample = Sample {
@@ -343,10 +329,11 @@ async fn sample(run: Arc<Run>) {
             messages_per_s: messages - last_messages,
             p50_ms: percentile(&latencies, 0.50),
             p99_ms: percentile(&latencies, 0.99),
-            rss_bytes: resident_memory(),
+            rss_bytes: memory.bytes(),
         };
         last_messages = messages;
-        if let Ok(mut samples) = run.samples.lock() {
+        {
+            let mut samples = run.samples.lock();
             if samples.len() == MAX_SAMPLES {
                 samples.pop_front();
             }
@@ -366,21 +353,57 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     sorted.get(index).map(|ms| (ms * 1000.0).round() / 1000.0)
 }
 
-/// This process's resident memory (`VmRSS` in `/proc/self/status`), 0 where there is none.
-pub(crate) fn resident_memory() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-        })
-        .map_or(0, |kib| kib * 1024)
+/// This process's resident memory, read with `sysinfo` (refreshing only this process's
+/// memory, so a reading is cheap).
+struct ResidentMemory {
+    /// `None` where `sysinfo` cannot read this platform.
+    system: Option<System>,
+    pid: Option<Pid>,
+}
+
+impl ResidentMemory {
+    fn new() -> Self {
+        Self {
+            system: System::new().ok(),
+            pid: sysinfo::get_current_pid().ok(),
+        }
+    }
+
+    /// Bytes resident now; 0 where the platform does not say.
+    fn bytes(&mut self) -> u64 {
+        let (Some(system), Some(pid)) = (self.system.as_mut(), self.pid) else {
+            return 0;
+        };
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            false,
+            ProcessRefreshKind::nothing().with_memory(),
+        );
+        system.process(pid).map_or(0, |process| process.memory())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_memory_is_this_process() {
+        let mut memory = ResidentMemory::new();
+        let before = memory.bytes();
+        // Touch 64 MiB so the reading must move by at least most of it.
+        let ballast = vec![1u8; 64 << 20];
+        let after = memory.bytes();
+        assert!(ballast.iter().step_by(4096).all(|b| *b == 1));
+        assert!(before > 1 << 20, "{before}");
+        assert!(after >= before + (48 << 20), "{before} → {after}");
+    }
+
+    #[test]
+    fn percentiles_pick_ranked_values() {
+        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&sorted, 0.5), Some(51.0));
+        assert_eq!(percentile(&sorted, 0.99), Some(99.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
 }

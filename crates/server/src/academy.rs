@@ -1,6 +1,7 @@
-//! The dashboard's server side (the "protocol academy"): facts about this server the
-//! page shows, and the connection simulator (seed 000) that opens real loopback
-//! connections from a Rust task, so a browser tab is never the bottleneck.
+//! The dashboard's academy routes: thin HTTP handlers over the `switchboard-academy`
+//! crate (the connection simulator and the measured protocol comparison), which dial
+//! this very server over loopback from Rust tasks, so a browser tab is never the
+//! bottleneck.
 //!
 //! Routes:
 //! - `GET /api/academy`: where the listeners are (`http_addr`, `tcp_addr`, TCP framing)
@@ -11,12 +12,7 @@
 //!   configured limits).
 //! - `POST /api/simulator/stop`: stops the run; every simulated connection is closed.
 //! - `POST /api/academy/compare`: the same ping workload over every transport, measured
-//!   at the socket ([`compare`]); 409 while another comparison runs.
-
-pub mod compare;
-mod sim_clients;
-pub mod simulator;
-mod wire;
+//!   at the socket; 409 while another comparison runs.
 
 use std::sync::Arc;
 
@@ -28,9 +24,12 @@ use axum::{
     routing::{get, post},
 };
 use serde_json::json;
+use switchboard_academy::{SimulationRequest, Simulator, StartError, Target};
+/// The academy's modules, under the paths the binary's configuration uses
+/// (`academy::simulator::SimulatorConfig`).
+pub use switchboard_academy::{compare, simulator};
 use switchboard_protocol::ErrorCode;
 
-use self::simulator::{SimulationRequest, Simulator, StartError};
 use crate::{app::AppState, transports::http_error::error_response};
 
 /// The academy's state: one simulator and one comparison at a time per server.
@@ -42,8 +41,15 @@ struct Academy {
 
 /// The academy's routes, with their state.
 pub(crate) fn routes(state: &AppState) -> Router<AppState> {
+    let target = Target::loopback(state.http_addr, state.tcp_addr, state.config.tcp.framing);
+    let simulator = Simulator::new(
+        state.config.simulator.clone(),
+        target,
+        state.tasks.clone(),
+        state.shutdown.clone(),
+    );
     let academy = Arc::new(Academy {
-        simulator: Simulator::new(state),
+        simulator,
         comparing: tokio::sync::Mutex::new(()),
     });
     Router::new()
@@ -70,10 +76,11 @@ async fn run_comparison(State(academy): State<Arc<Academy>>) -> Response {
 async fn info(State(academy): State<Arc<Academy>>) -> Response {
     let simulator = &academy.simulator;
     let config = simulator.config();
+    let target = simulator.target();
     Json(json!({
-        "http_addr": simulator.http_addr().to_string(),
-        "tcp_addr": simulator.tcp_addr().map(|a| a.to_string()),
-        "tcp_framing": simulator.tcp_framing(),
+        "http_addr": target.http.to_string(),
+        "tcp_addr": target.tcp.map(|a| a.to_string()),
+        "tcp_framing": target.framing.as_str(),
         "simulator": {
             "max_connections": config.max_connections,
             "max_ramp_per_s": config.max_ramp_per_s,
