@@ -26,6 +26,8 @@
 //! - [`options`], [`backoff`], [`endpoint`]: settings, reconnect delays, URLs.
 //! - [`wire`]: `--show-wire` rendering of the raw bytes.
 
+#![warn(missing_docs)]
+
 pub mod backoff;
 mod callbacks;
 pub mod client;
@@ -36,6 +38,9 @@ mod link;
 pub mod options;
 mod session;
 pub mod status;
+// Temporary: wire.rs is being rewritten on another branch; its one undocumented item
+// (`Direction::arrow`) is documented there, and this allow goes when the two meet.
+#[allow(missing_docs)]
 pub mod wire;
 
 pub use backoff::Backoff;
