@@ -15,7 +15,11 @@ pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// The reconnect policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
+    /// The cap of the first retry's delay ([`DEFAULT_BACKOFF_INITIAL`] by default); it
+    /// doubles with each failed attempt.
     pub initial: Duration,
+    /// The largest cap a delay can reach however many attempts failed
+    /// ([`DEFAULT_BACKOFF_MAX`] by default).
     pub max: Duration,
     /// Give up after this many consecutive failed attempts; `None` retries forever.
     pub max_attempts: Option<u32>,

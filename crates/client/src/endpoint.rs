@@ -7,7 +7,8 @@
 use crate::{TransportChoice, error::ClientError};
 use switchboard_protocol::server::Transport;
 
-/// The default raw TCP port (the classic Python socket demos listen on 1234).
+/// The default raw TCP port, the one the server listens on unless told otherwise
+/// (`SWITCHBOARD_TCP_PORT`).
 pub const DEFAULT_TCP_PORT: u16 = 1234;
 
 /// A parsed server address.
@@ -15,6 +16,8 @@ pub const DEFAULT_TCP_PORT: u16 = 1234;
 pub struct Endpoint {
     /// The host as written (name or address), without brackets.
     pub host: String,
+    /// The port as written, else the scheme's default: 80 for `ws` and `http`,
+    /// [`DEFAULT_TCP_PORT`] for `tcp`.
     pub port: u16,
     /// The scheme as written: `ws`, `http` or `tcp`.
     pub scheme: String,

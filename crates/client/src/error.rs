@@ -10,15 +10,23 @@ use switchboard_protocol::{ProtocolError, ServerMessage};
 pub enum ClientError {
     /// The URL cannot be used (scheme, host or port).
     #[error("invalid URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it, in words.
+        reason: String,
+    },
     /// No transport could establish a session (every attempt is listed).
     #[error("cannot connect: {0}")]
     Connect(String),
     /// The server answered the request with an `error` message.
     #[error("server error {code} ({name}): {message}")]
     Server {
+        /// The error's number (`code`), e.g. 109; see `docs/protocol.md` for the table.
         code: u16,
+        /// The error's stable snake_case name (`error`), e.g. `read_only_channel`.
         name: String,
+        /// The server's explanation in words (`message`).
         message: String,
     },
     /// The request breaks the protocol (a bad channel name, say) and was not sent; the

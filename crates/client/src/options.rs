@@ -29,10 +29,16 @@ pub const DEFAULT_UPGRADE_INTERVAL: Duration = Duration::from_secs(60);
 /// The transport to use, or `Auto` for the fallback cascade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TransportChoice {
+    /// WebSocket only (`ws://` or `http://` URL, path `/ws` by default).
     Websocket,
+    /// Server-Sent Events only: a `GET /sse` stream, requests by `POST /sse/message`.
     Sse,
+    /// Long polling only (`POST /poll`).
     LongPoll,
+    /// Short polling only (`POST /short-poll`, every `short_poll_interval` when idle).
     ShortPoll,
+    /// Raw TCP only, in the server's default `u32` framing (a 4-byte big-endian length
+    /// before each message); needs a `tcp://` URL. Never part of `Auto`.
     Tcp,
     /// WebSocket, then SSE + POST, then long polling, then short polling.
     Auto,
@@ -59,6 +65,8 @@ impl TransportChoice {
         }
     }
 
+    /// The name [`FromStr`] accepts and the CLI's `--protocol` takes (`long-poll`,
+    /// `auto`...).
     pub const fn as_str(self) -> &'static str {
         match self {
             TransportChoice::Websocket => "websocket",
@@ -103,16 +111,30 @@ pub struct ClientOptions {
     /// Channels to join on connect; `None` takes the server's auto-subscribe list.
     /// (`broadcast` is always joined.)
     pub channels: Option<Vec<String>>,
+    /// How long one transport may take to connect (TCP connect plus the HTTP or
+    /// WebSocket handshake) before the attempt fails ([`DEFAULT_CONNECT_TIMEOUT`]).
     pub connect_timeout: Duration,
+    /// How long to wait for `welcome` once connected before the attempt fails and the
+    /// cascade moves on ([`DEFAULT_WELCOME_TIMEOUT`]).
     pub welcome_timeout: Duration,
+    /// How long a request waits for its reply before it fails with
+    /// [`crate::ClientError::Timeout`] ([`DEFAULT_REQUEST_TIMEOUT`]).
     pub request_timeout: Duration,
+    /// Time between two short polls when nothing is waiting to be sent
+    /// ([`DEFAULT_SHORT_POLL_INTERVAL`]); keep it under the server's session grace.
     pub short_poll_interval: Duration,
     /// Reconnect after a lost connection (with resume). Off: the event stream ends.
     pub reconnect: bool,
+    /// Delays between reconnect attempts, and how many to make.
     pub backoff: Backoff,
     /// How often `Auto` tries to move back up the cascade; `None` never.
     pub upgrade_interval: Option<Duration>,
+    /// Events queued for the application ([`DEFAULT_EVENT_QUEUE`]; at least 1): when it
+    /// is full the client stops reading the connection until the application catches up.
     pub event_queue: usize,
+    /// Requests held while reconnecting, sent once connected again
+    /// ([`DEFAULT_OFFLINE_QUEUE`]); one more fails at once with
+    /// [`crate::ClientError::Backlog`].
     pub offline_queue: usize,
     /// Receives the raw bytes of every exchange, formatted for people (`--show-wire`).
     pub wire: Option<Arc<dyn WireLog>>,

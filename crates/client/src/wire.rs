@@ -34,6 +34,7 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The prefix `--show-wire` puts before each line: `>>` sent, `<<` received.
     pub const fn arrow(self) -> &'static str {
         match self {
             Direction::Sent => ">>",

@@ -18,10 +18,14 @@ pub struct ChannelName(Arc<str>);
 /// Why a string is not a channel name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidChannelName {
+    /// The name is the empty string.
     #[error("channel name is empty")]
     Empty,
+    /// The name is longer than [`MAX_CHANNEL_NAME_LEN`] bytes.
     #[error("channel name is longer than {MAX_CHANNEL_NAME_LEN} bytes")]
     TooLong,
+    /// The name holds this character, which is none of ASCII letters, digits and `_ - . :`
+    /// (the first such one).
     #[error("channel name may only contain ASCII letters, digits and _ - . : (found {0:?})")]
     BadCharacter(char),
 }
@@ -50,6 +54,7 @@ impl ChannelName {
         Self(Arc::from(crate::DEFAULT_CHAT_CHANNEL))
     }
 
+    /// The name as text (always valid under the rule, so safe unescaped in a URL).
     pub fn as_str(&self) -> &str {
         &self.0
     }

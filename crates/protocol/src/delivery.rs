@@ -12,9 +12,23 @@ use crate::server::Member;
 /// What a channel message carries besides its position.
 #[derive(Debug, Clone, Copy)]
 pub enum Body<'a> {
-    Chat { user: &'a str, text: &'a str },
-    Broadcast { text: &'a str },
-    Message { data: &'a RawValue },
+    /// A `chat` line.
+    Chat {
+        /// The sender's display name, already checked (1 to 64 characters).
+        user: &'a str,
+        /// The chat line.
+        text: &'a str,
+    },
+    /// A `broadcast` text.
+    Broadcast {
+        /// The text, for every connection.
+        text: &'a str,
+    },
+    /// A `message`: a client's `publish` or a server feed's snapshot.
+    Message {
+        /// The JSON value, written into the delivery byte for byte (never re-encoded).
+        data: &'a RawValue,
+    },
 }
 
 impl Body<'_> {

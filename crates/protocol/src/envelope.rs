@@ -56,9 +56,13 @@ pub enum ChannelSpec {
     Name(String),
     /// `{"channel": "news", "since": 7, "epoch": "..."}`.
     Resume {
+        /// The channel to join (checked against the channel-name rule by the server: 104).
         channel: String,
+        /// The last `seq` the client has of it, as in `subscribe`; absent joins at the
+        /// live end.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
+        /// The epoch `since` belongs to, as in `subscribe`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         epoch: Option<String>,
     },
@@ -69,7 +73,11 @@ pub enum ChannelSpec {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageEnvelope<'a, M = Box<RawValue>> {
+    /// The SSE connection or polling session to send as: the `connection_id` of its
+    /// `welcome` (404 + 200 when no such connection is open).
     pub connection_id: Cow<'a, str>,
+    /// One client message, handled as if it had arrived on a WebSocket; its replies come
+    /// on the stream or in the session's polls, not in the HTTP answer.
     pub message: M,
 }
 
@@ -77,12 +85,22 @@ pub struct MessageEnvelope<'a, M = Box<RawValue>> {
 /// carry them), the cursor that acknowledges them, and `closed` once the session ended.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PollResponse {
+    /// The session polled (or just opened): send it on every later poll.
     pub connection_id: String,
+    /// The number of the last message handed out so far; sending it on the next poll
+    /// acknowledges `messages`, which are otherwise repeated.
     pub cursor: u64,
+    /// True when a long poll waited the whole poll timeout and nothing arrived
+    /// (`messages` is then empty); always false on `/short-poll`.
     #[serde(default)]
     pub timeout: bool,
+    /// Present on the last response of a session that has ended (1000 closed by the
+    /// client, 1001 shutdown, 4001 slow consumer); the session is gone after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed: Option<ClosedNotice>,
+    /// Server messages in order, each exactly as a WebSocket would carry it: those not
+    /// yet acknowledged by a `cursor` first, then new ones; at most the server's batch
+    /// limit (256 by default), the rest following on the next poll.
     #[serde(default)]
     pub messages: Vec<Box<RawValue>>,
 }
@@ -90,7 +108,9 @@ pub struct PollResponse {
 /// Why a poll session ended: a [`crate::CloseCode`] number and its reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClosedNotice {
+    /// The [`crate::CloseCode`] number.
     pub code: u16,
+    /// The close code's reason text (`server shutting down`...); may be empty.
     #[serde(default)]
     pub reason: String,
 }

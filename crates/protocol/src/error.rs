@@ -162,12 +162,17 @@ impl std::fmt::Display for ErrorCode {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ProtocolError {
+    /// What kind of error, sent as `code` and `error`.
     pub code: ErrorCode,
+    /// What went wrong, in words, sent as `message`.
     pub message: String,
+    /// The id of the request it answers, echoed as `id`; `None` when the request had none
+    /// or its id could not be read.
     pub id: Option<RequestId>,
 }
 
 impl ProtocolError {
+    /// An error answering no particular request (`id` unset; see [`ProtocolError::with_id`]).
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
@@ -176,6 +181,7 @@ impl ProtocolError {
         }
     }
 
+    /// The same error, answering the request `id` (replaces any id already set).
     pub fn with_id(mut self, id: Option<RequestId>) -> Self {
         self.id = id;
         self
@@ -246,6 +252,8 @@ impl CloseCode {
         }
     }
 
+    /// The number sent in the close frame (or `close` notice): 1000–1011 from RFC 6455,
+    /// 4000 and up switchboard's own.
     pub const fn code(self) -> u16 {
         match self {
             CloseCode::Normal => 1000,

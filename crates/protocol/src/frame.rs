@@ -40,7 +40,8 @@ pub enum Framing {
     /// A 4-byte big-endian unsigned length.
     #[default]
     U32,
-    /// A 10-byte ASCII decimal length, left-justified and space-padded (the classic Python socket demos' header).
+    /// A 10-byte ASCII decimal length, left-justified and space-padded
+    /// (`f"{len(msg):<10}"`), as in the classic Python socket-programming demos.
     Decimal10,
 }
 
@@ -48,6 +49,7 @@ impl Framing {
     /// The configuration names, as accepted by [`Framing::from_str`].
     pub const NAMES: [&'static str; 2] = ["u32", "decimal10"];
 
+    /// The configuration name (`u32` or `decimal10`), the inverse of [`Framing::from_str`].
     pub const fn as_str(self) -> &'static str {
         match self {
             Framing::U32 => "u32",
@@ -135,13 +137,25 @@ fn parse_decimal_header(header: &[u8]) -> Result<u64, FrameError> {
 pub enum FrameError {
     /// The header announced a payload larger than the limit.
     #[error("frame header announces {announced} bytes; the limit is {limit}")]
-    TooLarge { announced: u64, limit: usize },
+    TooLarge {
+        /// The payload length the header stated, in bytes.
+        announced: u64,
+        /// The codec's `max_frame_bytes`.
+        limit: usize,
+    },
     /// A decimal header that is not a number.
     #[error("frame header {header:?} is not a decimal length")]
-    InvalidHeader { header: String },
+    InvalidHeader {
+        /// The 10 header bytes as text (invalid UTF-8 replaced), for the error message.
+        header: String,
+    },
     /// An outgoing payload too long for the header format.
     #[error("a {len}-byte payload does not fit the frame header")]
-    Unencodable { len: usize },
+    Unencodable {
+        /// The payload's length, in bytes.
+        len: usize,
+    },
+    /// Reading or writing the underlying stream failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -166,10 +180,13 @@ impl FrameCodec {
         }
     }
 
+    /// The header format this codec reads and writes.
     pub fn framing(&self) -> Framing {
         self.framing
     }
 
+    /// The largest incoming payload accepted, in bytes; a header announcing more is
+    /// [`FrameError::TooLarge`].
     pub fn max_frame_bytes(&self) -> usize {
         self.max_frame_bytes
     }

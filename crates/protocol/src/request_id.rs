@@ -11,6 +11,8 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RequestId {
+    /// A non-negative JSON integer (a negative or fractional number is error 103).
     Number(u64),
+    /// A JSON string of at most [`MAX_REQUEST_ID_LEN`] bytes.
     Text(String),
 }

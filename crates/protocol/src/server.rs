@@ -12,14 +12,21 @@ use crate::client::RequestId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
+    /// WebSocket on `GET /ws`: one JSON message per text frame, both ways.
     Websocket,
+    /// Server-Sent Events on `GET /sse`, with client messages sent by `POST /sse/message`.
     Sse,
+    /// Long polling on `POST /poll`: a poll is held until a message arrives or the poll
+    /// timeout passes.
     LongPoll,
+    /// Short polling on `POST /short-poll`: every poll is answered at once, possibly empty.
     ShortPoll,
+    /// Raw TCP on its own listener: length-prefixed frames (see [`crate::frame`]).
     Tcp,
 }
 
 impl Transport {
+    /// Every transport, in declaration order, so that `ALL[t.index()] == t`.
     pub const ALL: [Transport; 5] = [
         Transport::Websocket,
         Transport::Sse,
@@ -64,33 +71,55 @@ pub enum GapReason {
 /// Limits in force, announced in `welcome`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
+    /// The largest client message the server accepts, in bytes (64 KiB by default); a
+    /// larger one is error 105, or close code 1009 on WebSocket and raw TCP.
     pub max_message_bytes: usize,
+    /// The longest channel name, in bytes (128; see [`crate::channel`]).
     pub max_channel_name_bytes: usize,
+    /// Subscriptions one connection may hold, `broadcast` included (128 by default);
+    /// one more `subscribe` is error 110.
     pub max_subscriptions: usize,
+    /// Messages each channel keeps for resume (1,000 by default); older ones are lost to
+    /// a resuming client, which gets a `gap`.
     pub history_size: usize,
+    /// How long a message stays in history, in milliseconds (300,000, 5 minutes, by
+    /// default), whichever of this and `history_size` drops it first.
     pub history_ttl_ms: u64,
+    /// Messages the connection's outbound queue holds (1,024 by default); a delivery
+    /// that would overflow it closes the connection with 4001 (slow consumer).
     pub queue_messages: usize,
+    /// Bytes of JSON the connection's outbound queue holds (1 MiB by default), bounded
+    /// like `queue_messages`: whichever is reached first closes with 4001.
     pub queue_bytes: usize,
 }
 
 /// A member of a channel, as listed by `presence` and announced by `join` / `leave`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
+    /// The member connection's id, as its own `welcome` announced it (a UUID).
     pub connection_id: String,
+    /// The transport that connection uses.
     pub transport: Transport,
 }
 
-/// Connection counts per transport.
+/// Connection counts per transport (open now, or accepted since start, depending on
+/// the field that holds them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TransportCounts {
+    /// Connections over WebSocket (`/ws`).
     pub websocket: u64,
+    /// Connections over Server-Sent Events (`/sse`).
     pub sse: u64,
+    /// Long-polling sessions (`/poll`).
     pub long_poll: u64,
+    /// Short-polling sessions (`/short-poll`).
     pub short_poll: u64,
+    /// Raw TCP connections.
     pub tcp: u64,
 }
 
 impl TransportCounts {
+    /// The count for `transport`.
     pub fn get(&self, transport: Transport) -> u64 {
         match transport {
             Transport::Websocket => self.websocket,
@@ -101,6 +130,7 @@ impl TransportCounts {
         }
     }
 
+    /// The count for `transport`, to add to.
     pub fn get_mut(&mut self, transport: Transport) -> &mut u64 {
         match transport {
             Transport::Websocket => &mut self.websocket,
@@ -111,6 +141,7 @@ impl TransportCounts {
         }
     }
 
+    /// The sum over every transport.
     pub fn total(&self) -> u64 {
         Transport::ALL.iter().map(|t| self.get(*t)).sum()
     }
@@ -119,43 +150,61 @@ impl TransportCounts {
 /// One channel's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelStats {
+    /// The channel's name.
     pub name: String,
+    /// Connections subscribed to it right now, on this node.
     pub subscribers: u64,
     /// The last sequence number assigned (= messages published in this epoch).
     pub last_seq: u64,
-    /// Messages currently kept in history.
+    /// Messages currently kept in history (at most `limits.history_size`; expired ones
+    /// are not counted).
     pub history: u64,
 }
 
 /// Server-wide figures, as in `stats` and `GET /api/stats`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerStats {
+    /// The server's version (its package version, e.g. `0.1.0`), as in `welcome`.
     pub version: String,
+    /// The hub's epoch (12 hex digits), as in `welcome`.
     pub epoch: String,
+    /// Time since the hub started, in milliseconds.
     pub uptime_ms: u64,
     /// Open connections per transport.
     pub connections: TransportCounts,
     /// Connections accepted since start, per transport.
     pub connections_accepted: TransportCounts,
-    /// Client messages received (all transports).
+    /// Client messages received since start, over every transport (counted before the
+    /// rate limit and parsing, so dropped and malformed ones count too).
     pub messages_in: u64,
-    /// Messages queued to clients (deliveries, replies and errors).
+    /// Messages queued to clients since start: each delivery to each subscriber, and
+    /// every reply and error.
     pub messages_out: u64,
-    /// `error` messages sent.
+    /// `error` messages sent since start.
     pub errors_out: u64,
-    /// Connections closed because their outbound queue overflowed.
+    /// Connections closed since start because their outbound queue overflowed (4001).
     pub slow_consumer_disconnects: u64,
+    /// Every channel the hub holds, sorted by name.
     pub channels: Vec<ChannelStats>,
 }
 
 /// One connection's own figures, as in `stats`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientStats {
+    /// This connection's id, as in its `welcome`.
     pub connection_id: String,
+    /// The transport this connection uses.
     pub transport: Transport,
+    /// Time since this connection opened, in milliseconds.
     pub connected_ms: u64,
+    /// Messages this connection has sent, the `get_stats` request included (counted like
+    /// the server's `messages_in`).
     pub messages_in: u64,
+    /// Messages queued to this connection so far (replies, errors, channel messages,
+    /// presence events).
     pub messages_out: u64,
+    /// The channels this connection is subscribed to, in the order it joined them
+    /// (`broadcast` included).
     pub subscriptions: Vec<String>,
 }
 
@@ -165,123 +214,217 @@ pub struct ClientStats {
 pub enum ServerMessage {
     /// First message on every connection.
     Welcome {
+        /// This connection's id (a UUID); SSE and polling clients name it when they send.
         connection_id: String,
+        /// The server's name, always [`crate::SERVER_NAME`].
         server: String,
+        /// The server's version (its package version, e.g. `0.1.0`).
         version: String,
+        /// The protocol version, [`crate::PROTOCOL_VERSION`]; it changes only on
+        /// incompatible changes.
         protocol: u32,
+        /// The hub's epoch (12 hex digits), picked at start: sequence numbers and history
+        /// belong to it, and a different one after a reconnect means the server restarted.
         epoch: String,
+        /// The transport this connection uses.
         transport: Transport,
+        /// How often the server sends a heartbeat on this transport, in milliseconds (at
+        /// least 10 on a streaming transport); 0 when it sends none (polling).
         heartbeat_interval_ms: u64,
+        /// How long the server waits without hearing from the client before it closes the
+        /// connection with 4000 (for polling: drops the session unpolled that long), in
+        /// milliseconds; 0 when there is none (SSE).
         idle_timeout_ms: u64,
+        /// The limits in force for this connection.
         limits: Limits,
+        /// When the server sent it (as the connection opened), in milliseconds since the
+        /// Unix epoch.
         ts: u64,
     },
     /// A chat line delivered from a channel.
     Chat {
+        /// The channel it was published to.
         channel: String,
+        /// Its place in the channel: 1 for the channel's first message in this epoch,
+        /// then exactly one more per message; every subscriber sees the same `seq`.
         seq: u64,
+        /// When the server accepted it, in milliseconds since the Unix epoch.
         ts: u64,
+        /// The name the sender chose, 1 to 64 characters (nothing checks who it is).
         user: String,
+        /// The chat line.
         text: String,
+        /// The id of the connection that sent it; absent when the server itself wrote it
+        /// (a feed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<String>,
     },
     /// A broadcast, delivered from the `broadcast` channel every connection is on.
     Broadcast {
+        /// Always `broadcast` ([`crate::BROADCAST_CHANNEL`]).
         channel: String,
+        /// Its place in the channel: 1 for the channel's first message in this epoch,
+        /// then exactly one more per message; every subscriber sees the same `seq`.
         seq: u64,
+        /// When the server accepted it, in milliseconds since the Unix epoch.
         ts: u64,
+        /// The text, for every connection.
         text: String,
+        /// The id of the connection that sent it; absent when the server itself wrote it
+        /// (a feed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<String>,
     },
     /// A `publish`ed message (or a server feed's) delivered from a channel.
     Message {
+        /// The channel it was published to.
         channel: String,
+        /// Its place in the channel: 1 for the channel's first message in this epoch,
+        /// then exactly one more per message; every subscriber sees the same `seq`.
         seq: u64,
+        /// When the server accepted it, in milliseconds since the Unix epoch.
         ts: u64,
+        /// The published JSON value, exactly as the publisher sent it (any JSON type).
         data: serde_json::Value,
+        /// The id of the connection that sent it; absent when the server itself wrote it
+        /// (a feed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<String>,
     },
-    /// A connection joined a channel (sent to subscribers that asked for presence).
+    /// A connection joined a channel: sent to the channel's subscribers that asked for
+    /// presence, never to the member itself; not part of the channel's sequence.
     Join {
+        /// The channel joined.
         channel: String,
+        /// When it happened, in milliseconds since the Unix epoch.
         ts: u64,
+        /// The connection that subscribed.
         member: Member,
     },
-    /// A connection left a channel (sent to subscribers that asked for presence).
+    /// A connection left a channel, or disconnected: sent like [`ServerMessage::Join`].
     Leave {
+        /// The channel left.
         channel: String,
+        /// When it happened, in milliseconds since the Unix epoch.
         ts: u64,
+        /// The connection that unsubscribed or disconnected.
         member: Member,
     },
+    /// Answer to `ping`, sent at once: the round trip through the hub.
     Pong {
+        /// The request's `id`, echoed; absent when the request had none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// When the server answered, in milliseconds since the Unix epoch.
         ts: u64,
     },
+    /// Answer to `custom` with action `get_stats`.
     Stats {
+        /// The request's `id`, echoed; absent when the request had none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// When the figures were taken, in milliseconds since the Unix epoch.
         ts: u64,
+        /// Server-wide figures, the same as `GET /api/stats`.
         server: ServerStats,
+        /// The asking connection's own figures.
         client: ClientStats,
     },
-    /// Answer to `subscribe`; the recovered messages (if any) follow it, in order.
+    /// Answer to `subscribe` (and sent unasked for each channel joined on connect); a
+    /// `gap`, if anything is lost, then the recovered messages follow it, in order.
     Subscribed {
+        /// The request's `id`, echoed; absent when the request had none (always absent
+        /// for a channel joined on connect).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The channel joined.
         channel: String,
+        /// The hub's current epoch, the one `seq` belongs to.
         epoch: String,
         /// The channel's last sequence number when the subscription took effect.
         seq: u64,
         /// True when every message after `since` follows (nothing was lost).
         resumed: bool,
-        /// How many missed messages follow.
+        /// How many history messages follow (0 without `since`); they come before any
+        /// live message.
         recovered: u64,
     },
     /// Messages after `since` that can no longer be delivered; sent right after `subscribed`.
     Gap {
+        /// The channel concerned.
         channel: String,
+        /// The hub's current epoch.
         epoch: String,
         /// First missing sequence number (in the client's epoch when `reason` is `epoch_changed`).
         from: u64,
-        /// Last missing sequence number, when known.
+        /// Last missing sequence number, inclusive; absent when `reason` is
+        /// `epoch_changed` (the old epoch's last number is unknown to the new hub).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<u64>,
+        /// Why the messages are lost.
         reason: GapReason,
     },
+    /// Answer to `unsubscribe`.
     Unsubscribed {
+        /// The request's `id`, echoed; absent when the request had none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The channel left.
         channel: String,
     },
-    /// Answer to a `publish`, `chat` or `broadcast` that carried an `id`.
+    /// Answer to a `publish`, `chat` or `broadcast` that carried an `id`. It may arrive
+    /// before or after the message itself when the sender is also a subscriber.
     Ack {
+        /// The request's `id`, echoed.
         id: RequestId,
+        /// The channel the message went to.
         channel: String,
+        /// The `seq` the message was given, the same its subscribers see.
         seq: u64,
+        /// The `ts` the message was given, in milliseconds since the Unix epoch.
         ts: u64,
     },
+    /// Answer to `presence`: who is subscribed to the channel right now.
     Presence {
+        /// The request's `id`, echoed; absent when the request had none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The channel asked about.
         channel: String,
+        /// Its subscribers on this node (the asker too, when it is one); empty for a
+        /// channel nobody is on.
         members: Vec<Member>,
     },
+    /// A request was refused; the connection stays open.
     Error {
+        /// The refused request's `id`, echoed; absent when it had none or could not be
+        /// read (malformed JSON, say).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The [`crate::ErrorCode`] number (1xx: the request, 2xx: transport and session,
+        /// 3xx: the server); a number never changes meaning once released.
         code: u16,
+        /// The code's stable snake_case name (`invalid_json`, `rate_limited`...).
         error: String,
+        /// What went wrong, in words, for people; not meant to be parsed.
         message: String,
     },
     /// Keepalive on transports without a ping frame of their own (raw TCP).
-    Heartbeat { ts: u64 },
+    Heartbeat {
+        /// When it was sent, in milliseconds since the Unix epoch.
+        ts: u64,
+    },
     /// The last message before the server closes a transport that has no close frame of
     /// its own (raw TCP): `code` is a [`crate::CloseCode`] number, `reason` its text.
-    Close { code: u16, reason: String, ts: u64 },
+    Close {
+        /// The [`crate::CloseCode`] number (1001 shutting down, 4000 idle, 4001 slow
+        /// consumer...).
+        code: u16,
+        /// The close code's fixed reason text (`server shutting down`...).
+        reason: String,
+        /// When it was sent, in milliseconds since the Unix epoch.
+        ts: u64,
+    },
 }
 
 impl ServerMessage {
@@ -326,6 +469,7 @@ impl ServerMessage {
         }
     }
 
+    /// The `error` message reporting `err` (its code, name, message and request id).
     pub fn from_error(err: &crate::ProtocolError) -> Self {
         ServerMessage::Error {
             id: err.id.clone(),

@@ -35,61 +35,91 @@ pub const MAX_USER_LEN: usize = 64;
 pub enum ClientMessage {
     /// `chat`: a chat line to a channel (default `lobby`).
     Chat {
+        /// Echoed in the `ack`; without it the chat is delivered but not acknowledged.
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The channel to send to; [`crate::DEFAULT_CHAT_CHANNEL`] when the message names
+        /// none. Refused (109) on the server's channels.
         #[serde(skip_serializing_if = "build::is_default_chat_channel")]
         channel: ChannelName,
+        /// The sender's display name, 1 to [`MAX_USER_LEN`] characters (anything else is
+        /// error 103).
         user: String,
+        /// The chat line, forwarded as it is.
         text: String,
     },
     /// `broadcast`: a text for every connection.
     Broadcast {
+        /// Echoed in the `ack`; without it the broadcast is delivered but not acknowledged.
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The text, delivered to every connection on the `broadcast` channel.
         text: String,
     },
     /// `ping`: answered by `pong` with the same `id`.
     Ping {
+        /// Echoed in the `pong`, to match it to this ping.
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
     },
     /// `custom`: an application action, e.g. `get_stats`.
     Custom {
+        /// Echoed in the `stats` answer (or the `error`).
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The action's name; `get_stats` is the only one (any other is error 107).
         action: String,
+        /// Arguments for the action, any JSON value; `get_stats` takes none.
         #[serde(skip_serializing_if = "Option::is_none")]
         data: Option<serde_json::Value>,
     },
     /// `subscribe`: join a channel, optionally resuming after `since` in `epoch`.
     Subscribe {
+        /// Echoed in the `subscribed` answer (or the `error`).
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The channel to join, created on first use; subscribing again to a channel
+        /// already joined re-syncs it from `since`.
         channel: ChannelName,
+        /// The last `seq` the client has of this channel: the missed messages after it
+        /// follow `subscribed` (or a `gap` says which are lost); absent joins at the live
+        /// end. Ahead of the channel's last `seq` in the same epoch is error 112.
         #[serde(skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
+        /// The epoch `since` belongs to (from `welcome` or `subscribed`); with `since`,
+        /// one other than the hub's gets a `gap` with reason `epoch_changed`.
         #[serde(skip_serializing_if = "Option::is_none")]
         epoch: Option<String>,
+        /// Whether to receive `join` and `leave` events for the channel (off by default).
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         presence: bool,
     },
     /// `unsubscribe`: leave a channel.
     Unsubscribe {
+        /// Echoed in the `unsubscribed` answer (or the `error`).
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The channel to leave (error 108 when not on it, 109 for `broadcast`).
         channel: ChannelName,
     },
     /// `publish`: arbitrary JSON `data` to a channel, acknowledged with `ack` when `id` is set.
     Publish {
+        /// Echoed in the `ack`; without it the message is published but not acknowledged.
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The channel to publish to, created on first use. Refused (109) on the server's
+        /// channels: `broadcast`, `clock`, `metrics`, `weather`.
         channel: ChannelName,
+        /// Any JSON value, kept as the text it arrived as and delivered in `message`
+        /// byte for byte.
         data: Box<RawValue>,
     },
     /// `presence`: ask who is subscribed to a channel.
     Presence {
+        /// Echoed in the `presence` answer (or the `error`).
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
+        /// The channel asked about (it need not be one the asker is on).
         channel: ChannelName,
     },
 }
