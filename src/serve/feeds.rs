@@ -3,13 +3,11 @@
 //! feed's named constant (or, for the on/off switches, its config's `Default`).
 
 use clap::Args;
-use switchboard_server::{
-    academy::simulator::{self, SimulatorConfig},
-    feeds::{
-        clock::{self, ClockFeedConfig},
-        metrics::{self, MetricsFeedConfig},
-        weather::{self, City, WeatherFeedConfig},
-    },
+use switchboard_academy::simulator::{self, SimulatorConfig};
+use switchboard_feeds::{
+    clock::{self, ClockFeedConfig},
+    metrics::{self, MetricsFeedConfig},
+    weather::{self, City, WeatherFeedConfig},
 };
 
 use super::values::HumanDuration;

@@ -41,15 +41,22 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// One transport's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct TransportFigures {
+    /// The transport measured (`websocket`, `sse`, `long-poll`, `short-poll`, `tcp`).
     pub transport: &'static str,
+    /// Whether the run finished; when false, `error` says why and the figures are 0.
     pub ok: bool,
+    /// Why the run failed (absent when it did not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// From the first byte of the connect to `subscribed` on both channels, in ms.
     pub connect_ms: f64,
+    /// Median ping → pong round trip over the measured pings, in ms.
     pub rtt_p50_ms: f64,
+    /// Slowest ping → pong round trip, in ms.
     pub rtt_max_ms: f64,
     /// Mean bytes on the wire per ping, both directions, rounded.
     pub bytes_per_message: f64,
+    /// Mean HTTP requests per ping (0 for WebSocket and raw TCP after the handshake).
     pub requests_per_message: f64,
     /// The last ping's exchange: `(">>" sent | "<<" received, text)`.
     pub transcript: Vec<(&'static str, String)>,

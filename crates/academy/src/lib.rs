@@ -12,13 +12,14 @@
 //!
 //! # Layout
 //! - [`simulator`]: limits, the run, its samples and the server's resident memory.
-//! - `connection`: one simulated connection (a client that pings and counts).
+//!   Its `connection` module is one simulated connection (a client that pings and counts).
 //! - [`compare`]: the comparison and its figures.
 //! - `meter`: the wire log that counts every byte and request, and keeps a transcript.
 //! - `render`: a transcript's bytes shown for people (HTTP text, WebSocket and TCP frames).
 
+#![warn(missing_docs)]
+
 pub mod compare;
-mod connection;
 mod meter;
 mod render;
 pub mod simulator;

@@ -24,10 +24,7 @@ use axum::{
     routing::{get, post},
 };
 use serde_json::json;
-use switchboard_academy::{SimulationRequest, Simulator, StartError, Target};
-/// The academy's modules, under the paths the binary's configuration uses
-/// (`academy::simulator::SimulatorConfig`).
-pub use switchboard_academy::{compare, simulator};
+use switchboard_academy::{SimulationRequest, Simulator, StartError, Target, compare, simulator};
 use switchboard_protocol::ErrorCode;
 
 use crate::{app::AppState, transports::http_error::error_response};

@@ -7,7 +7,6 @@
 //! - [`app`]: [`AppState`](app::AppState), what every handler shares (imports no handler).
 //! - [`routes`]: the HTTP routes.
 //! - [`api`]: `GET /healthz` and `GET /api/stats`.
-//! - [`feeds`]: the `switchboard-feeds` crate (clock, metrics, weather), which the server starts.
 //! - [`web`]: the dashboard page and its scripts, embedded in the binary.
 //! - [`academy`]: the dashboard's academy routes over the `switchboard-academy` crate
 //!   (the connection simulator and the measured protocol comparison).
@@ -22,9 +21,6 @@ pub mod routes;
 pub mod server;
 pub mod transports;
 pub mod web;
-
-/// The feeds the server runs, re-exported so configuration paths stay short.
-pub use switchboard_feeds as feeds;
 
 pub use config::{ServerConfig, WsConfig};
 pub use server::{Server, ServerError};

@@ -26,10 +26,8 @@ use axum::{
     routing::get,
 };
 use serde_json::json;
-use switchboard_server::{
-    Server, ServerConfig,
-    feeds::{metrics::MetricsFeedConfig, weather::parse_cities},
-};
+use switchboard_feeds::{metrics::MetricsFeedConfig, weather::parse_cities};
+use switchboard_server::{Server, ServerConfig};
 
 /// A spec that has not finished by then has hung.
 const SPEC_TIMEOUT: Duration = Duration::from_secs(60);

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use common::{WsClient, start};
 use serde_json::Value;
-use switchboard_server::{ServerConfig, feeds::metrics::MetricsFeedConfig};
+use switchboard_feeds::metrics::MetricsFeedConfig;
+use switchboard_server::ServerConfig;
 
 async fn next_metrics(client: &mut WsClient) -> (u64, Value) {
     loop {

@@ -29,10 +29,8 @@ use axum::{
 };
 use common::{WsClient, start};
 use serde_json::{Value, json};
-use switchboard_server::{
-    ServerConfig,
-    feeds::weather::{WeatherFeedConfig, parse_cities},
-};
+use switchboard_feeds::weather::{WeatherFeedConfig, parse_cities};
+use switchboard_server::ServerConfig;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Behaviour {

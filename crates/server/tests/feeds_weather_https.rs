@@ -25,10 +25,8 @@ use rcgen::{
 };
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
-use switchboard_server::{
-    ServerConfig,
-    feeds::weather::{WeatherFeedConfig, parse_cities},
-};
+use switchboard_feeds::weather::{WeatherFeedConfig, parse_cities};
+use switchboard_server::ServerConfig;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::TcpListener,

@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 use switchboard_client::{Client, ClientError, ClientEvent, ClientOptions, TransportChoice};
 use tokio_util::sync::CancellationToken;
 
-use crate::simulator::RunCounters;
+use super::RunCounters;
 
 /// Pings in flight per connection at most.
 pub(crate) const MAX_PENDING_PINGS: usize = 64;

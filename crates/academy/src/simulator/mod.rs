@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{ACADEMY_TRANSPORTS, Target, connection};
+use crate::{ACADEMY_TRANSPORTS, Target};
+
+mod connection;
 
 /// Each loopback connection holds two file descriptors (client and server side; three
 /// to four for SSE and long polling, which send on a second HTTP connection) and the
@@ -114,10 +116,15 @@ pub enum StartError {
 pub struct Sample {
     /// Milliseconds since the run started.
     pub t_ms: u64,
+    /// Simulated connections open at the end of the second.
     pub connected: u64,
+    /// Connections that failed to open or were lost, since the run started.
     pub failed: u64,
+    /// Pings sent plus messages received in that second, by all simulated connections.
     pub messages_per_s: u64,
+    /// Median ping round trip in that second, in ms (none when no pong arrived).
     pub p50_ms: Option<f64>,
+    /// 99th-percentile ping round trip in that second, in ms (none when no pong arrived).
     pub p99_ms: Option<f64>,
     /// This process's resident memory (0 where it cannot be read).
     pub rss_bytes: u64,
@@ -184,10 +191,12 @@ impl Simulator {
         }
     }
 
+    /// The limits runs are held to.
     pub fn config(&self) -> &SimulatorConfig {
         &self.config
     }
 
+    /// Where simulated connections dial.
     pub fn target(&self) -> &Target {
         &self.target
     }
