@@ -165,7 +165,13 @@ pub struct ClientStats {
 pub enum ServerMessage {
     /// First message on every connection.
     Welcome {
+        /// Public: other clients see it in `from`, presence and stats; it grants nothing.
         connection_id: String,
+        /// Secret, on SSE and polling sessions only: the credential their later requests
+        /// (`POST /sse/message`, polls, `/poll/message`, `/poll/close`) must carry. Only
+        /// the session's owner receives it; WebSocket and TCP need none (the socket is it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_token: Option<String>,
         server: String,
         version: String,
         protocol: u32,

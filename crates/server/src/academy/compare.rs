@@ -248,7 +248,7 @@ async fn sse(
         return Err(format!("GET /sse answered {}", head.status).into());
     }
     let mut buffer = String::new();
-    let mut connection_id = None;
+    let mut session_token = None;
     let mut ready = 0;
     while ready < 2 {
         let chunk = stream.chunk().await?.ok_or("stream ended")?;
@@ -257,14 +257,14 @@ async fn sse(
             let message: Value = serde_json::from_str(&data)?;
             match message["type"].as_str() {
                 Some("welcome") => {
-                    connection_id = message["connection_id"].as_str().map(str::to_owned)
+                    session_token = message["session_token"].as_str().map(str::to_owned)
                 }
                 Some("subscribed") => ready += 1,
                 _ => {}
             }
         }
     }
-    let connection_id = connection_id.ok_or("no welcome")?;
+    let session_token = session_token.ok_or("no welcome")?;
     let before = begin(run, tally, started);
     for id in 1..=COMPARE_PINGS {
         if id == COMPARE_PINGS {
@@ -272,7 +272,7 @@ async fn sse(
         }
         let sent = Instant::now();
         let body = format!(
-            "{{\"connection_id\":\"{connection_id}\",\"message\":{}}}",
+            "{{\"session_token\":\"{session_token}\",\"message\":{}}}",
             ping(id)
         );
         let head = sender.request("POST", "/sse/message", Some(&body)).await?;
@@ -313,8 +313,8 @@ async fn poll(
         let sent = Instant::now();
         loop {
             let body = format!(
-                "{{\"connection_id\":{},\"cursor\":{},\"message\":{}}}",
-                answer["connection_id"],
+                "{{\"session_token\":{},\"cursor\":{},\"message\":{}}}",
+                answer["session_token"],
                 answer["cursor"],
                 ping(id)
             );

@@ -202,13 +202,14 @@ async fn sse(
         .map_err(|e| format!("sse: {e}"))?;
     let _connected = Connected::new(&pings.counters);
     let mut buffer = String::new();
-    let mut connection_id: Option<String> = None;
+    // The stream's secret, from its welcome: what lets a POST act for it.
+    let mut session_token: Option<String> = None;
     let mut ticker = ticker(every);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = ticker.tick(), if every.is_some() && connection_id.is_some() => {
-                let body = json!({"connection_id": connection_id, "message": pings.ping()});
+            _ = ticker.tick(), if every.is_some() && session_token.is_some() => {
+                let body = json!({"session_token": session_token, "message": pings.ping()});
                 let sent = client.post(format!("{base}/sse/message")).json(&body).send().await;
                 if let Err(e) = sent {
                     return Err(format!("sse message: {e}"));
@@ -226,7 +227,7 @@ async fn sse(
                             .join("\n");
                         if let Ok(message) = serde_json::from_str::<Value>(&data) {
                             if message["type"] == "welcome" {
-                                connection_id = message["connection_id"].as_str().map(str::to_owned);
+                                session_token = message["session_token"].as_str().map(str::to_owned);
                             }
                             pings.received(&message);
                         }
@@ -275,7 +276,7 @@ async fn poll(
         if answer.get("closed").is_some() {
             return Err(format!("{path}: session closed by the server"));
         }
-        body = json!({"connection_id": answer["connection_id"], "cursor": answer["cursor"]});
+        body = json!({"session_token": answer["session_token"], "cursor": answer["cursor"]});
         if every.is_some() {
             body["message"] = pings.ping();
         }
@@ -287,10 +288,10 @@ async fn poll(
         }
     }
     // Stop ends the session at once instead of leaving it to the server's grace period.
-    if let Some(id) = body.get("connection_id") {
+    if let Some(token) = body.get("session_token") {
         let close = client
             .post(format!("http://{}/poll/close", target.http))
-            .json(&json!({"connection_id": id}))
+            .json(&json!({"session_token": token}))
             .send();
         let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
     }
