@@ -204,8 +204,8 @@ async fn the_dashboard_answers_only_allowed_hosts_and_rebinding_is_not_same_orig
     );
     assert_refused("rebound /ws", &raw(addr, &rebound).await, 401);
     // Probes name whatever host they like.
-    let head = format!("GET /healthz HTTP/1.1\r\nHost: lb.internal\r\nConnection: close\r\n\r\n");
-    assert_eq!(raw(addr, &head).await.0, 200);
+    let head = "GET /healthz HTTP/1.1\r\nHost: lb.internal\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw(addr, head).await.0, 200);
     server.shutdown().await;
 }
 

@@ -39,7 +39,7 @@ const CORS_ALLOW_METHODS: &str = "GET, POST";
 /// header of a hand-made SSE client.
 const CORS_ALLOW_HEADERS: &str = "content-type, last-event-id";
 
-fn header_text<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     // A header that is not visible ASCII is treated as garbage, never as absent.
     headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"))
 }

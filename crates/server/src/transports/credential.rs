@@ -8,24 +8,41 @@
 //! (alone, or put where the token goes) is refused exactly like a made-up string. A
 //! `connection_id` sent beside a valid token must name the same session.
 
-use axum::{http::StatusCode, response::Response};
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use switchboard_protocol::{ErrorCode, envelope::SessionCredential};
 
 use super::http_error::error_response;
 use crate::security::SessionKey;
 
-/// The connection id `envelope`'s token grants, or the refusal to send.
+/// A request refused for its credential: answered 403 + 400 with the reason.
+#[derive(Debug)]
+pub(crate) struct TokenRefused(&'static str);
+
+impl IntoResponse for TokenRefused {
+    fn into_response(self) -> Response {
+        error_response(
+            StatusCode::FORBIDDEN,
+            ErrorCode::InvalidSessionToken,
+            self.0,
+        )
+    }
+}
+
+/// The connection id `envelope`'s token grants, or why the request is refused.
 pub(crate) fn session_id<'e>(
     key: &SessionKey,
     envelope: &'e impl SessionCredential,
-) -> Result<&'e str, Response> {
+) -> Result<&'e str, TokenRefused> {
     let Some(token) = envelope.session_token() else {
-        return Err(refuse(
+        return Err(TokenRefused(
             "this request acts for a session: send the `session_token` of its welcome (a connection_id is public and grants nothing)",
         ));
     };
     let Some(id) = key.verify(token) else {
-        return Err(refuse(
+        return Err(TokenRefused(
             "`session_token` is not one this server issued; use the one from the session's welcome",
         ));
     };
@@ -33,17 +50,9 @@ pub(crate) fn session_id<'e>(
         .connection_id()
         .is_some_and(|claimed| claimed != id)
     {
-        return Err(refuse(
+        return Err(TokenRefused(
             "`connection_id` names another session than `session_token`",
         ));
     }
     Ok(id)
-}
-
-fn refuse(message: &str) -> Response {
-    error_response(
-        StatusCode::FORBIDDEN,
-        ErrorCode::InvalidSessionToken,
-        message,
-    )
 }

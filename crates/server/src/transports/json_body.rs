@@ -112,7 +112,7 @@ pub(crate) async fn read_envelope<E: DeserializeOwned + SessionCredential, C>(
         .await
         .map_err(IntoResponse::into_response)?;
     let envelope: E = parse_json(&bytes).map_err(IntoResponse::into_response)?;
-    let id = session_id(key, &envelope)?;
+    let id = session_id(key, &envelope).map_err(IntoResponse::into_response)?;
     match find(id) {
         Some(connection) => Ok((envelope, connection)),
         None => Err(error_response(

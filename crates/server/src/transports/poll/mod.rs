@@ -151,7 +151,7 @@ async fn handle(
     }
     let id = match session_id(&state.config.security.session_key, &request) {
         Ok(id) => id.to_owned(),
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     poll(&state, &sessions, kind, &id, request).await
 }
