@@ -11,9 +11,11 @@
 //! - [`server`]: the HTTP listener, the hub's limits, shutdown.
 //! - [`transports`]: WebSocket, Server-Sent Events, polling, raw TCP.
 //! - [`feeds`]: the clock, metrics and weather feeds, the connection simulator.
+//! - [`security`]: allowed origins and hosts, the session-token key.
 //! - [`values`]: durations written as humantime, channel lists.
 
 mod feeds;
+mod security;
 mod server;
 mod transports;
 mod values;
@@ -49,6 +51,8 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     simulator: feeds::SimulatorArgs,
     #[command(flatten)]
+    security: security::SecurityArgs,
+    #[command(flatten)]
     shutdown: server::ShutdownArgs,
 }
 
@@ -66,6 +70,7 @@ impl ServeArgs {
             metrics: self.metrics.into_config(),
             weather: self.weather.into_config(),
             simulator: self.simulator.into_config(),
+            security: self.security.into_config(),
             shutdown_grace,
             shutdown_drain,
         }

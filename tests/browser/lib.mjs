@@ -23,13 +23,14 @@ export function check(condition, message) {
 
 export const base = process.argv[2] || fail('usage: node <spec>.mjs http://127.0.0.1:PORT');
 
-export async function launch() {
+/// `extraArgs`: more Chromium flags (the cross-origin spec maps a foreign name to loopback).
+export async function launch(extraArgs = []) {
   if (!existsSync(CHROMIUM)) fail(`${CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)`);
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
 }
 
@@ -49,8 +50,8 @@ export async function screenshot(page, selector, name) {
 }
 
 /// Runs `body`, failing with its error; closes the browser either way; checks no console errors.
-export async function run(body) {
-  const browser = await launch();
+export async function run(body, extraArgs = []) {
+  const browser = await launch(extraArgs);
   const errors = [];
   const timer = setTimeout(() => fail('the spec took longer than 60 s'), 60000);
   try {

@@ -23,8 +23,9 @@ use crate::{
     stats::HubCounters,
 };
 
-/// A connection id: a random UUID (v4), unguessable, because for the HTTP transports it
-/// is the credential that lets a request act for the connection.
+/// A connection id: a random UUID (v4). It is public (other clients see it in `from`,
+/// presence and stats) and grants nothing: the HTTP transports' credential is a separate
+/// session token, issued and checked by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(Arc<str>);
 
@@ -100,7 +101,7 @@ impl Connection {
         }
     }
 
-    /// The connection's id, unique and unguessable (see [`ConnectionId`]).
+    /// The connection's id, unique and public (see [`ConnectionId`]).
     pub fn id(&self) -> &ConnectionId {
         &self.id
     }

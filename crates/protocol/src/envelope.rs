@@ -11,6 +11,12 @@
 //!
 //! The server renders its poll *responses* by hand around the hub's already-serialized
 //! messages (never re-encoded); [`PollResponse`] is the shape a client reads them into.
+//!
+//! Who may act for a session: a request names its session by `session_token`, the secret
+//! the session's `welcome` carries (and every poll response repeats), never by the public
+//! `connection_id` that other clients see in `from`, presence and stats. `connection_id`
+//! may still be sent beside the token (it must then name the same session); sent alone it
+//! is refused with 400 `invalid_session_token`, whatever session it names.
 
 use std::borrow::Cow;
 
@@ -22,7 +28,10 @@ use serde_json::value::RawValue;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PollRequest<'a, M = Box<RawValue>> {
-    /// The session to poll; absent to open a new one.
+    /// The session to poll (its secret, from `welcome`); absent to open a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Cow<'a, str>>,
+    /// Optional and public: the session's id, checked against the token when both are sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_id: Option<Cow<'a, str>>,
     /// The `cursor` of the last response received: acknowledges everything up to it.
@@ -40,6 +49,7 @@ pub struct PollRequest<'a, M = Box<RawValue>> {
 impl<M> Default for PollRequest<'_, M> {
     fn default() -> Self {
         Self {
+            session_token: None,
             connection_id: None,
             cursor: None,
             message: None,
@@ -69,24 +79,87 @@ pub enum ChannelSpec {
 }
 
 /// The body of `POST /sse/message` and `POST /poll/message`: one client message sent as
-/// the connection (or session) `connection_id`.
+/// the connection (or session) whose `session_token` it carries.
+///
+/// The token is optional to serde so that a body without it is refused with the
+/// credential's own error (400 `invalid_session_token`), not as a malformed body.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageEnvelope<'a, M = Box<RawValue>> {
-    /// The SSE connection or polling session to send as: the `connection_id` of its
-    /// `welcome` (404 + 200 when no such connection is open).
-    pub connection_id: Cow<'a, str>,
+    /// Secret: the `session_token` of the SSE connection's or polling session's
+    /// `welcome`, which proves the request comes from its owner (403 + 400 when it is
+    /// missing or forged; 404 + 200 when the session has ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Cow<'a, str>>,
+    /// Optional and public, as in [`PollRequest`]: when sent, it must name the same
+    /// session as the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<Cow<'a, str>>,
     /// One client message, handled as if it had arrived on a WebSocket; its replies come
     /// on the stream or in the session's polls, not in the HTTP answer.
     pub message: M,
 }
 
+/// The body of `POST /poll/close`: the session to end, by its `session_token`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest<'a> {
+    /// Secret: the session's credential from its `welcome` (see [`MessageEnvelope`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Cow<'a, str>>,
+    /// Optional and public, as in [`PollRequest`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<Cow<'a, str>>,
+}
+
+/// What every envelope that acts for an existing session carries: the secret and,
+/// optionally, the public id it must match. The server checks them in one place.
+pub trait SessionCredential {
+    /// The `session_token`, when sent.
+    fn session_token(&self) -> Option<&str>;
+    /// The `connection_id`, when sent.
+    fn connection_id(&self) -> Option<&str>;
+}
+
+impl<M> SessionCredential for PollRequest<'_, M> {
+    fn session_token(&self) -> Option<&str> {
+        self.session_token.as_deref()
+    }
+    fn connection_id(&self) -> Option<&str> {
+        self.connection_id.as_deref()
+    }
+}
+
+impl<M> SessionCredential for MessageEnvelope<'_, M> {
+    fn session_token(&self) -> Option<&str> {
+        self.session_token.as_deref()
+    }
+    fn connection_id(&self) -> Option<&str> {
+        self.connection_id.as_deref()
+    }
+}
+
+impl SessionCredential for CloseRequest<'_> {
+    fn session_token(&self) -> Option<&str> {
+        self.session_token.as_deref()
+    }
+    fn connection_id(&self) -> Option<&str> {
+        self.connection_id.as_deref()
+    }
+}
+
 /// A `200` answer to a poll: the messages (protocol JSON, exactly as a WebSocket would
 /// carry them), the cursor that acknowledges them, and `closed` once the session ended.
+/// `session_token` repeats the session's secret (the response goes to its owner only),
+/// so a client can take it from any response, the opening one included.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PollResponse {
     /// The session polled (or just opened): send it on every later poll.
     pub connection_id: String,
+    /// Secret: the session's credential (as in `welcome`), repeated on every response;
+    /// send it on every later poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
     /// The number of the last message handed out so far; sending it on the next poll
     /// acknowledges `messages`, which are otherwise repeated.
     pub cursor: u64,
@@ -131,18 +204,19 @@ mod tests {
         let message = ClientMessage::ping().with_id(3).to_json();
         let message = raw(&message);
         let sent = PollRequest {
-            connection_id: Some(Cow::Borrowed("c-1")),
+            session_token: Some(Cow::Borrowed("c-1.mac")),
             cursor: Some(4),
             message: Some(&*message),
-            channels: None,
+            ..PollRequest::default()
         };
         let body = serde_json::to_string(&sent).unwrap();
         assert_eq!(
             serde_json::from_str::<Value>(&body).unwrap(),
-            json!({"connection_id": "c-1", "cursor": 4, "message": {"type": "ping", "id": 3}})
+            json!({"session_token": "c-1.mac", "cursor": 4, "message": {"type": "ping", "id": 3}})
         );
         let read: PollRequest<'static> = serde_json::from_str(&body).unwrap();
-        assert_eq!(read.connection_id.as_deref(), Some("c-1"));
+        assert_eq!(read.session_token(), Some("c-1.mac"));
+        assert_eq!(read.connection_id(), None);
         assert_eq!(read.cursor, Some(4));
         let inner = parse_client_message(read.message.unwrap().get()).unwrap();
         assert_eq!(inner.kind(), "ping");
@@ -182,17 +256,39 @@ mod tests {
         let message = ClientMessage::publish_raw(channel, raw(r#"{"b": 1.50}"#)).to_json();
         let message = raw(&message);
         let sent = MessageEnvelope {
-            connection_id: Cow::Borrowed("c-9"),
+            session_token: Some(Cow::Borrowed("c-9.mac")),
+            connection_id: None,
             message: &*message,
         };
         let body = serde_json::to_string(&sent).unwrap();
         assert_eq!(
             body,
-            r#"{"connection_id":"c-9","message":{"type":"publish","channel":"news","data":{"b": 1.50}}}"#
+            r#"{"session_token":"c-9.mac","message":{"type":"publish","channel":"news","data":{"b": 1.50}}}"#
         );
         let read: MessageEnvelope<'static> = serde_json::from_str(&body).unwrap();
-        assert_eq!(read.connection_id, "c-9");
+        assert_eq!(read.session_token(), Some("c-9.mac"));
         assert_eq!(read.message.get(), message.get());
+    }
+
+    #[test]
+    fn an_envelope_without_a_token_still_parses_so_the_server_can_refuse_it_as_such() {
+        let stolen: MessageEnvelope<'static> =
+            serde_json::from_str(r#"{"connection_id":"c-9","message":{"type":"ping"}}"#).unwrap();
+        assert_eq!(
+            (stolen.session_token(), stolen.connection_id()),
+            (None, Some("c-9"))
+        );
+        let close: CloseRequest<'static> =
+            serde_json::from_str(r#"{"connection_id":"c-9"}"#).unwrap();
+        assert_eq!(close.session_token(), None);
+        assert_eq!(
+            serde_json::to_string(&CloseRequest {
+                session_token: Some(Cow::Borrowed("t")),
+                connection_id: None
+            })
+            .unwrap(),
+            r#"{"session_token":"t"}"#
+        );
     }
 
     #[test]

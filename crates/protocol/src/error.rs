@@ -1,7 +1,9 @@
 //! Numbered error codes sent in `error` messages, and the close codes the server uses.
 //!
 //! Codes are grouped: `1xx` the request itself is wrong (the connection stays open),
-//! `2xx` transport and session problems, `3xx` the server's own state. The numbers are
+//! `2xx` transport and session problems, `3xx` the server's own state, `4xx` who is
+//! asking: a missing or forged session credential, a browser origin or `Host` the server
+//! does not serve (the request is refused and nothing happened). The numbers are
 //! part of the protocol: they never change meaning once released. `docs/protocol.md`
 //! lists each with an example.
 
@@ -40,6 +42,9 @@ pub enum ErrorCode {
     InvalidSince,
     /// The connection sent faster than its rate limit; messages are dropped until it slows.
     RateLimited,
+    /// A chat `user` name that is blank or holds control characters (NUL included) or
+    /// bidirectional overrides (U+202A–U+202E, U+2066–U+2069).
+    InvalidUserName,
     /// The connection or session id is not known (expired, closed, or never existed).
     UnknownConnection,
     /// A second poll arrived while one is still held for the same session.
@@ -58,11 +63,18 @@ pub enum ErrorCode {
     ShuttingDown,
     /// Something went wrong inside the server; the message says what.
     Internal,
+    /// An SSE or polling request without the session's `session_token`, or with one that
+    /// the server did not issue for that session (a `connection_id` is public and grants nothing).
+    InvalidSessionToken,
+    /// A browser request (one carrying `Origin`) from an origin the server does not allow.
+    OriginNotAllowed,
+    /// A request to the dashboard or its API naming a `Host` the server does not answer to.
+    HostNotAllowed,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order (used by the docs test and `get_stats`).
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingType,
         ErrorCode::UnknownType,
@@ -77,6 +89,7 @@ impl ErrorCode {
         ErrorCode::TooManyChannels,
         ErrorCode::InvalidSince,
         ErrorCode::RateLimited,
+        ErrorCode::InvalidUserName,
         ErrorCode::UnknownConnection,
         ErrorCode::ConcurrentPoll,
         ErrorCode::WrongContentType,
@@ -86,6 +99,9 @@ impl ErrorCode {
         ErrorCode::BodyTooLarge,
         ErrorCode::ShuttingDown,
         ErrorCode::Internal,
+        ErrorCode::InvalidSessionToken,
+        ErrorCode::OriginNotAllowed,
+        ErrorCode::HostNotAllowed,
     ];
 
     /// The number sent as `code`.
@@ -105,6 +121,7 @@ impl ErrorCode {
             ErrorCode::TooManyChannels => 111,
             ErrorCode::InvalidSince => 112,
             ErrorCode::RateLimited => 113,
+            ErrorCode::InvalidUserName => 114,
             ErrorCode::UnknownConnection => 200,
             ErrorCode::ConcurrentPoll => 201,
             ErrorCode::WrongContentType => 202,
@@ -114,6 +131,9 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => 206,
             ErrorCode::ShuttingDown => 300,
             ErrorCode::Internal => 301,
+            ErrorCode::InvalidSessionToken => 400,
+            ErrorCode::OriginNotAllowed => 401,
+            ErrorCode::HostNotAllowed => 402,
         }
     }
 
@@ -134,6 +154,7 @@ impl ErrorCode {
             ErrorCode::TooManyChannels => "too_many_channels",
             ErrorCode::InvalidSince => "invalid_since",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InvalidUserName => "invalid_user_name",
             ErrorCode::UnknownConnection => "unknown_connection",
             ErrorCode::ConcurrentPoll => "concurrent_poll",
             ErrorCode::WrongContentType => "wrong_content_type",
@@ -143,6 +164,9 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => "body_too_large",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
+            ErrorCode::InvalidSessionToken => "invalid_session_token",
+            ErrorCode::OriginNotAllowed => "origin_not_allowed",
+            ErrorCode::HostNotAllowed => "host_not_allowed",
         }
     }
 

@@ -214,8 +214,13 @@ pub struct ClientStats {
 pub enum ServerMessage {
     /// First message on every connection.
     Welcome {
-        /// This connection's id (a UUID); SSE and polling clients name it when they send.
+        /// Public: other clients see it in `from`, presence and stats; it grants nothing.
         connection_id: String,
+        /// Secret, on SSE and polling sessions only: the credential their later requests
+        /// (`POST /sse/message`, polls, `/poll/message`, `/poll/close`) must carry. Only
+        /// the session's owner receives it; WebSocket and TCP need none (the socket is it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_token: Option<String>,
         /// The server's name, always [`crate::SERVER_NAME`].
         server: String,
         /// The server's version (its package version, e.g. `0.1.0`).

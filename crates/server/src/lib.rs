@@ -5,7 +5,8 @@
 //! - [`config`]: every limit and interval, per transport, with its default.
 //! - [`server`]: [`Server::start`] binds the listeners; [`Server::shutdown`] stops them gracefully.
 //! - [`app`]: [`AppState`](app::AppState), what every handler shares (imports no handler).
-//! - [`routes`]: the HTTP routes.
+//! - [`routes`]: the HTTP routes, each group behind its guard.
+//! - [`security`]: session tokens, allowed origins and hosts, and the guard that applies them.
 //! - [`api`]: `GET /healthz` and `GET /api/stats`.
 //! - [`web`]: the dashboard page and its scripts, embedded in the binary.
 //! - [`academy`]: the dashboard's academy routes over the `switchboard-academy` crate
@@ -18,6 +19,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod routes;
+pub mod security;
 pub mod server;
 pub mod transports;
 pub mod web;

@@ -182,3 +182,8 @@ async fn long_and_short_polling_deliver_both_ways() {
 async fn simulator_reaches_its_connections_and_stops_cleanly() {
     run_spec("simulator").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_page_is_refused_while_the_dashboard_works() {
+    run_spec("cross_origin").await;
+}

@@ -55,7 +55,7 @@ impl Peer {
         let mut stream =
             SseStream::open(server.http_addr(), &format!("/sse?channels={CHANNEL}"), &[]).await;
         let welcome = stream.next_of("welcome").await.json();
-        let sse_id = welcome["connection_id"].as_str().unwrap().to_owned();
+        let sse_id = welcome["session_token"].as_str().unwrap().to_owned();
         // Wait for the stream's own subscription so nothing published later is missed.
         loop {
             let event = stream.next_of("subscribed").await.json();
@@ -77,7 +77,7 @@ impl Peer {
                 String::from_utf8_lossy(&opened.body)
             );
             let body = opened.json();
-            let id = body["connection_id"].as_str().unwrap().to_owned();
+            let id = body["session_token"].as_str().unwrap().to_owned();
             let cursor = body["cursor"].as_u64().unwrap();
             peers.push(Peer::Poll {
                 path,
@@ -100,7 +100,7 @@ impl Peer {
             Peer::Ws(client) => client.send(message).await,
             Peer::Tcp(client) => client.send(message).await,
             Peer::Sse { id, .. } => {
-                let body = json!({"connection_id": id, "message": message});
+                let body = json!({"session_token": id, "message": message});
                 let response = post_json(server.http_addr(), "/sse/message", &body).await;
                 assert_eq!(
                     response.status,
@@ -175,7 +175,7 @@ async fn poll_once(
     pending: &mut Vec<Value>,
     message: Option<Value>,
 ) {
-    let mut body = json!({"connection_id": id, "cursor": *cursor});
+    let mut body = json!({"session_token": id, "cursor": *cursor});
     if let Some(message) = message {
         body["message"] = message;
     }

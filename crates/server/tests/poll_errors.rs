@@ -28,7 +28,7 @@ async fn malformed_requests_are_refused() {
             .await
             .assert_error(415, 202);
         let json_type = [("Content-Type", "application/json")];
-        request(addr, "POST", path, &json_type, b"{\"connection_id\"")
+        request(addr, "POST", path, &json_type, b"{\"session_token\"")
             .await
             .assert_error(400, 100);
         request(addr, "POST", path, &json_type, b"")
@@ -37,9 +37,9 @@ async fn malformed_requests_are_refused() {
         post_json(addr, path, &json!({"connectionId": "typo"}))
             .await
             .assert_error(400, 103);
-        post_json(addr, path, &json!({"connection_id": "nope"}))
+        post_json(addr, path, &json!({"session_token": "nope"}))
             .await
-            .assert_error(404, 200);
+            .assert_error(403, 400);
         post_json(addr, path, &json!({"channels": ["bad name"]}))
             .await
             .assert_error(400, 104);
@@ -57,12 +57,12 @@ async fn a_second_concurrent_poll_is_refused() {
     let server = common::start(config).await;
     let addr = server.http_addr();
     let first = post_json(addr, "/poll", &json!({})).await.json();
-    let body = json!({"connection_id": first["connection_id"], "cursor": first["cursor"]});
+    let body = json!({"session_token": first["session_token"], "cursor": first["cursor"]});
     let held = {
         let body = body.clone();
         tokio::spawn(async move { post_json(addr, "/poll", &body).await })
     };
-    common::poll_is_held(&server, first["connection_id"].as_str().unwrap()).await;
+    common::poll_is_held(&server, first["session_token"].as_str().unwrap()).await;
     post_json(addr, "/poll", &body).await.assert_error(409, 201);
     post_json(addr, "/short-poll", &body)
         .await
@@ -72,7 +72,7 @@ async fn a_second_concurrent_poll_is_refused() {
     assert_eq!(response.status, 200);
     assert_eq!(response.json()["timeout"], true);
     // A cursor ahead of anything issued is refused.
-    let ahead = json!({"connection_id": first["connection_id"], "cursor": 999});
+    let ahead = json!({"session_token": first["session_token"], "cursor": 999});
     post_json(addr, "/short-poll", &ahead)
         .await
         .assert_error(400, 103);

@@ -35,7 +35,7 @@ async fn open(server: &Server, path: &str, body: Value) -> Value {
 }
 
 async fn poll(server: &Server, path: &str, id: &str, cursor: u64) -> Value {
-    let body = json!({"connection_id": id, "cursor": cursor});
+    let body = json!({"session_token": id, "cursor": cursor});
     let response = post_json(server.http_addr(), path, &body).await;
     assert_eq!(
         response.status,
@@ -66,7 +66,7 @@ async fn open_returns_welcome_and_subscriptions_at_once() {
     assert_eq!(first["timeout"], false);
     assert_eq!(first["cursor"], 4);
     let welcome = &first["messages"][0];
-    assert_eq!(welcome["connection_id"], first["connection_id"]);
+    assert_eq!(welcome["session_token"], first["session_token"]);
     assert_eq!(welcome["transport"], "long_poll");
     assert_eq!(server.hub().stats().connections.long_poll, 1);
     server.shutdown().await;
@@ -76,7 +76,7 @@ async fn open_returns_welcome_and_subscriptions_at_once() {
 async fn a_long_poll_holds_then_times_out() {
     let server = common::start(config(Duration::from_millis(300))).await;
     let first = open(&server, "/poll", json!({})).await;
-    let id = first["connection_id"].as_str().unwrap();
+    let id = first["session_token"].as_str().unwrap();
     let started = Instant::now();
     let empty = poll(&server, "/poll", id, 3).await;
     let held = started.elapsed();
@@ -92,14 +92,14 @@ async fn a_long_poll_holds_then_times_out() {
 async fn a_held_poll_returns_as_soon_as_a_message_arrives() {
     let server = common::start(config(Duration::from_secs(10))).await;
     let first = open(&server, "/poll", json!({"channels": ["lobby"]})).await;
-    let id = first["connection_id"].as_str().unwrap().to_owned();
+    let id = first["session_token"].as_str().unwrap().to_owned();
     let cursor = first["cursor"].as_u64().unwrap();
     let addr = server.http_addr();
     let held = {
         let id = id.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let body = json!({"connection_id": id, "cursor": cursor});
+            let body = json!({"session_token": id, "cursor": cursor});
             (
                 post_json(addr, "/poll", &body).await.json(),
                 started.elapsed(),
@@ -124,7 +124,7 @@ async fn a_held_poll_returns_as_soon_as_a_message_arrives() {
 async fn an_unacknowledged_response_is_delivered_again() {
     let server = common::start(config(Duration::from_millis(200))).await;
     let first = open(&server, "/short-poll", json!({"channels": ["lobby"]})).await;
-    let id = first["connection_id"].as_str().unwrap().to_owned();
+    let id = first["session_token"].as_str().unwrap().to_owned();
     let c0 = first["cursor"].as_u64().unwrap();
     let mut ws = WsClient::connect_ready(&server, "?channels=lobby", 2).await;
     for text in ["a", "b"] {
@@ -160,9 +160,9 @@ async fn a_message_sent_by_poll_reaches_websocket_and_its_ack_comes_back() {
     let server = common::start(config(Duration::from_secs(5))).await;
     let mut ws = WsClient::connect_ready(&server, "?channels=lobby", 2).await;
     let first = open(&server, "/poll", json!({"channels": ["lobby"]})).await;
-    let id = first["connection_id"].as_str().unwrap();
+    let id = first["session_token"].as_str().unwrap();
     let body = json!({
-        "connection_id": id,
+        "session_token": id,
         "cursor": first["cursor"],
         "message": {"type": "chat", "id": "m1", "user": "poller", "text": "over http"},
     });
@@ -185,7 +185,7 @@ async fn short_polls_answer_at_once_even_when_empty() {
     let first = open(&server, "/short-poll", json!({})).await;
     assert_eq!(first["messages"][0]["transport"], "short_poll");
     assert_eq!(server.hub().stats().connections.short_poll, 1);
-    let id = first["connection_id"].as_str().unwrap();
+    let id = first["session_token"].as_str().unwrap();
     let started = Instant::now();
     let empty = poll(
         &server,
@@ -206,12 +206,12 @@ async fn a_session_that_stops_polling_expires() {
     config.poll.session_grace = Duration::from_millis(200);
     let server = common::start(config).await;
     let first = open(&server, "/poll", json!({})).await;
-    let id = first["connection_id"].as_str().unwrap();
+    let id = first["session_token"].as_str().unwrap();
     assert_eq!(server.hub().connection_count(), 1);
     let hub = server.hub().clone();
     eventually(|| hub.connection_count() == 0, "the idle session to expire").await;
     assert_eq!(server.hub().stats().connections.long_poll, 0);
-    let body = json!({"connection_id": id, "cursor": 3});
+    let body = json!({"session_token": id, "cursor": 3});
     post_json(server.http_addr(), "/poll", &body)
         .await
         .assert_error(404, 200);
@@ -222,10 +222,10 @@ async fn a_session_that_stops_polling_expires() {
 async fn shutdown_ends_a_held_poll_at_once() {
     let server = common::start(config(Duration::from_secs(30))).await;
     let first = open(&server, "/poll", json!({})).await;
-    let body = json!({"connection_id": first["connection_id"], "cursor": first["cursor"]});
+    let body = json!({"session_token": first["session_token"], "cursor": first["cursor"]});
     let addr = server.http_addr();
     let held = tokio::spawn(async move { post_json(addr, "/poll", &body).await.json() });
-    common::poll_is_held(&server, first["connection_id"].as_str().unwrap()).await;
+    common::poll_is_held(&server, first["session_token"].as_str().unwrap()).await;
     let started = Instant::now();
     let report = server.shutdown().await;
     assert!(report.clean);

@@ -39,12 +39,12 @@ async fn a_session_whose_queue_overflows_is_told_so() {
     let first = post_json(addr, "/short-poll", &json!({"channels": ["news"]}))
         .await
         .json();
-    let id = first["connection_id"].as_str().unwrap();
+    let id = first["session_token"].as_str().unwrap();
     // Nobody polls while more arrives than the queue holds.
     for n in 1..=5 {
         publish(&server, "news", n).await;
     }
-    let body = json!({"connection_id": id, "cursor": first["cursor"]});
+    let body = json!({"session_token": id, "cursor": first["cursor"]});
     let closed = post_json(addr, "/short-poll", &body).await.json();
     assert_eq!(closed["closed"]["code"], 4001, "{closed}");
     assert_eq!(closed["messages"], json!([]));
@@ -63,7 +63,7 @@ async fn a_new_session_resumes_from_history_with_since() {
         .await
         .json();
     publish(&server, "news", 1).await;
-    let body = json!({"connection_id": first["connection_id"], "cursor": first["cursor"]});
+    let body = json!({"session_token": first["session_token"], "cursor": first["cursor"]});
     let one = post_json(addr, "/poll", &body).await.json();
     assert_eq!(numbers(&one), [1]);
     let seen = one["messages"][0]["seq"].as_u64().unwrap();

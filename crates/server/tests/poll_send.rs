@@ -18,7 +18,7 @@ async fn open_session(server: &Server) -> (String, u64) {
     assert_eq!(opened.status, 200);
     let body = opened.json();
     (
-        body["connection_id"].as_str().unwrap().to_owned(),
+        body["session_token"].as_str().unwrap().to_owned(),
         body["cursor"].as_u64().unwrap(),
     )
 }
@@ -45,7 +45,7 @@ async fn a_message_sent_beside_a_held_poll_wakes_it_with_the_reply() {
         post_json(
             addr,
             "/poll",
-            &json!({"connection_id": poll_id, "cursor": cursor}),
+            &json!({"session_token": poll_id, "cursor": cursor}),
         )
         .await
     });
@@ -59,7 +59,7 @@ async fn a_message_sent_beside_a_held_poll_wakes_it_with_the_reply() {
     let sent = post_json(
         addr,
         "/poll/message",
-        &json!({"connection_id": id, "message": chat}),
+        &json!({"session_token": id, "message": chat}),
     )
     .await;
     assert_eq!(sent.status, 204, "{}", String::from_utf8_lossy(&sent.body));
@@ -92,13 +92,13 @@ async fn close_ends_the_session_and_answers_a_held_poll() {
         post_json(
             addr,
             "/poll",
-            &json!({"connection_id": poll_id, "cursor": cursor}),
+            &json!({"session_token": poll_id, "cursor": cursor}),
         )
         .await
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let closed = post_json(addr, "/poll/close", &json!({"connection_id": id})).await;
+    let closed = post_json(addr, "/poll/close", &json!({"session_token": id})).await;
     assert_eq!(closed.status, 204);
     let last = tokio::time::timeout(Duration::from_secs(5), held)
         .await
@@ -107,7 +107,7 @@ async fn close_ends_the_session_and_answers_a_held_poll() {
         .json();
     assert_eq!(last["closed"]["code"], 1000, "{last}");
 
-    let after = post_json(addr, "/poll", &json!({"connection_id": id, "cursor": 0})).await;
+    let after = post_json(addr, "/poll", &json!({"session_token": id, "cursor": 0})).await;
     after.assert_error(404, 200);
     let stats = common::server_stats(&server);
     assert_eq!(stats["connections"]["long_poll"], 0, "{stats}");
@@ -118,13 +118,13 @@ async fn close_ends_the_session_and_answers_a_held_poll() {
 async fn side_doors_reject_bad_requests_with_their_codes() {
     let server = common::start(ServerConfig::ephemeral()).await;
     let addr = server.http_addr();
-    let unknown = json!({"connection_id": "nope", "message": {"type": "ping"}});
+    let unknown = json!({"session_token": "nope", "message": {"type": "ping"}});
     post_json(addr, "/poll/message", &unknown)
         .await
-        .assert_error(404, 200);
-    post_json(addr, "/poll/close", &json!({"connection_id": "nope"}))
+        .assert_error(403, 400);
+    post_json(addr, "/poll/close", &json!({"session_token": "nope"}))
         .await
-        .assert_error(404, 200);
+        .assert_error(403, 400);
     request(
         addr,
         "POST",
@@ -146,12 +146,12 @@ async fn side_doors_reject_bad_requests_with_their_codes() {
     // A protocol error inside a well-formed envelope is the session's business: it is
     // answered in the next poll, like any reply.
     let (id, cursor) = open_session(&server).await;
-    let bad = json!({"connection_id": id, "message": {"type": "dance"}});
+    let bad = json!({"session_token": id, "message": {"type": "dance"}});
     assert_eq!(post_json(addr, "/poll/message", &bad).await.status, 204);
     let next = post_json(
         addr,
         "/poll",
-        &json!({"connection_id": id, "cursor": cursor}),
+        &json!({"session_token": id, "cursor": cursor}),
     )
     .await
     .json();

@@ -18,12 +18,12 @@ async fn open_stream(server: &Server) -> (SseStream, String) {
     let welcome = stream.next_of("welcome").await.json();
     stream.next_of("subscribed").await;
     stream.next_of("subscribed").await;
-    let id = welcome["connection_id"].as_str().unwrap().to_owned();
+    let id = welcome["session_token"].as_str().unwrap().to_owned();
     (stream, id)
 }
 
 async fn send(server: &Server, connection_id: &str, message: Value) -> u16 {
-    let body = json!({"connection_id": connection_id, "message": message});
+    let body = json!({"session_token": connection_id, "message": message});
     post_json(server.http_addr(), "/sse/message", &body)
         .await
         .status
@@ -77,16 +77,16 @@ async fn undeliverable_envelopes_are_refused() {
     let server = common::start(config).await;
     let addr = server.http_addr();
     let (_stream, id) = open_stream(&server).await;
-    let ping = json!({"connection_id": id, "message": {"type": "ping"}}).to_string();
+    let ping = json!({"session_token": id, "message": {"type": "ping"}}).to_string();
 
     let plain = [("Content-Type", "text/plain")];
     request(addr, "POST", "/sse/message", &plain, ping.as_bytes())
         .await
         .assert_error(415, 202);
-    let unknown = json!({"connection_id": "nope", "message": {"type": "ping"}});
+    let unknown = json!({"session_token": "nope", "message": {"type": "ping"}});
     post_json(addr, "/sse/message", &unknown)
         .await
-        .assert_error(404, 200);
+        .assert_error(403, 400);
     let json_type = [("Content-Type", "application/json")];
     request(
         addr,
@@ -97,20 +97,20 @@ async fn undeliverable_envelopes_are_refused() {
     )
     .await
     .assert_error(400, 100);
-    let missing = json!({"connection_id": id});
+    let missing = json!({"session_token": id});
     post_json(addr, "/sse/message", &missing)
         .await
         .assert_error(400, 103);
-    let big = json!({"connection_id": id, "message": {"type": "chat", "text": "x".repeat(2000)}});
+    let big = json!({"session_token": id, "message": {"type": "chat", "text": "x".repeat(2000)}});
     post_json(addr, "/sse/message", &big)
         .await
         .assert_error(413, 206);
 
-    // A WebSocket connection's id is not an SSE connection.
+    // A WebSocket connection's id is public: no token, nothing sent.
     let ws = WsClient::connect_ready(&server, "", 2).await;
-    let foreign = json!({"connection_id": ws.connection_id, "message": {"type": "ping"}});
+    let foreign = json!({"session_token": ws.connection_id, "message": {"type": "ping"}});
     post_json(addr, "/sse/message", &foreign)
         .await
-        .assert_error(404, 200);
+        .assert_error(403, 400);
     server.shutdown().await;
 }

@@ -22,7 +22,7 @@ async fn open(server: &Server, headers: &[(&str, &str)]) -> (SseStream, String, 
     let welcome = stream.next_of("welcome").await.json();
     stream.next_of("subscribed").await;
     let lobby = stream.next_of("subscribed").await;
-    let connection_id = welcome["connection_id"].as_str().unwrap().to_owned();
+    let connection_id = welcome["session_token"].as_str().unwrap().to_owned();
     (
         stream,
         lobby.id.expect("subscribed carries an id"),
@@ -197,7 +197,7 @@ async fn channels_joined_later_are_in_the_token_and_resumed_too() {
     let server = common::start(ServerConfig::ephemeral()).await;
     let (mut stream, _, welcome_id) = open(&server, &[]).await;
     let subscribe =
-        json!({"connection_id": welcome_id, "message": {"type": "subscribe", "channel": "news"}});
+        json!({"session_token": welcome_id, "message": {"type": "subscribe", "channel": "news"}});
     let sent = http::post_json(server.http_addr(), "/sse/message", &subscribe).await;
     assert_eq!(sent.status, 204);
     let news = stream.next_of("subscribed").await;

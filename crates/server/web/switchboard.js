@@ -61,6 +61,9 @@ export class Switchboard {
     this.listeners = {};
     this.state = 'idle';
     this.connectionId = null;
+    // The session's secret (SSE and polling): what lets a request act for it. The public
+    // connectionId (shown to others in `from` and presence) grants nothing.
+    this.sessionToken = null;
     this.epoch = null;
     this.reconnects = 0;
     this.received = 0;
@@ -86,14 +89,15 @@ export class Switchboard {
     if (this.ws) { this.ws.close(1000); this.ws = null; }
     if (this.es) { this.es.close(); this.es = null; }
     if (this.abort) { this.abort.abort(); this.abort = null; }
-    if (this.connectionId && (this.transport === 'long-poll' || this.transport === 'short-poll')) {
+    if (this.sessionToken && (this.transport === 'long-poll' || this.transport === 'short-poll')) {
       // End the session now rather than after the server's grace period.
       fetch(new URL('/poll/close', this.base), {
         method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ connection_id: this.connectionId }),
+        body: JSON.stringify({ session_token: this.sessionToken }),
       }).catch(() => {});
     }
     this.connectionId = null;
+    this.sessionToken = null;
     this.setState('closed');
   }
 
@@ -128,6 +132,7 @@ export class Switchboard {
     if (msg.type === 'welcome') {
       if (this.epoch && this.epoch !== msg.epoch) this.positions = {};
       this.connectionId = msg.connection_id;
+      this.sessionToken = msg.session_token || null;
       this.epoch = msg.epoch;
     }
     if (msg.type === 'subscribed' && !(msg.channel in this.positions)) this.positions[msg.channel] = msg.seq;
@@ -227,22 +232,24 @@ export class Switchboard {
     if (!response.ok) {
       this.emit('error', new Error(`${this.pollPath()} answered ${response.status}: ${answer}`));
       this.connectionId = null;
+      this.sessionToken = null;
       this.scheduleReconnect(generation);
       return null;
     }
     const reply = JSON.parse(answer);
     this.connectionId = reply.connection_id;
+    this.sessionToken = reply.session_token;
     this.cursor = reply.cursor;
     const messages = reply.messages || [];
     this.emit('request', { ms, count: messages.length, empty: messages.length === 0, timeout: reply.timeout, bytes: byteLength(text) + byteLength(answer), wire });
     for (const msg of messages) this.deliver(JSON.stringify(msg), { wire });
-    if (reply.closed) { this.connectionId = null; this.scheduleReconnect(generation); return null; }
+    if (reply.closed) { this.connectionId = null; this.sessionToken = null; this.scheduleReconnect(generation); return null; }
     return reply;
   }
 
   async pollLoop(generation) {
     while (generation === this.generation && !this.stopped) {
-      const body = { connection_id: this.connectionId, cursor: this.cursor };
+      const body = { session_token: this.sessionToken, cursor: this.cursor };
       const message = this.outgoing.shift();
       if (message) body.message = message;
       const reply = await this.pollRequest(generation, body);
@@ -271,8 +278,8 @@ export class Switchboard {
       return { kind: 'ws', direction: 'out', frame: wsFrameHeader(byteLength(text), true), payload: text };
     }
     if (this.transport === 'sse') {
-      if (!this.connectionId) throw new Error('not connected');
-      const body = JSON.stringify({ connection_id: this.connectionId, message });
+      if (!this.sessionToken) throw new Error('not connected');
+      const body = JSON.stringify({ session_token: this.sessionToken, message });
       const response = await fetch(new URL('/sse/message', this.base), {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body,
       });
@@ -282,8 +289,8 @@ export class Switchboard {
     }
     // Long polling: the message goes beside the held poll (POST /poll/message, 204);
     // its replies arrive in the held poll, which the server wakes for them.
-    if (this.transport === 'long-poll' && this.connectionId) {
-      const body = JSON.stringify({ connection_id: this.connectionId, message });
+    if (this.transport === 'long-poll' && this.sessionToken) {
+      const body = JSON.stringify({ session_token: this.sessionToken, message });
       const response = await fetch(new URL('/poll/message', this.base), {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body,
       });

@@ -2,9 +2,10 @@
 //! arrive or its timeout) and short polling (`POST /short-poll`, answered at once and
 //! repeated every `short_poll_interval`).
 //!
-//! A request without `connection_id` opens the session (answered with `welcome` and
-//! `subscribed`); every later request carries `connection_id`, acknowledges the last
-//! `cursor` and may carry one `message`. Nothing is lost when a response is: messages
+//! A request without `session_token` opens the session (answered with `welcome` and
+//! `subscribed`); every later request carries the session's secret `session_token`
+//! (from the responses; the public `connection_id` grants nothing), acknowledges the
+//! last `cursor` and may carry one `message`. Nothing is lost when a response is: messages
 //! stay pending on the server until a later `cursor` acknowledges them.
 //!
 //! Sending while a long poll is held: the server allows one poll per session at a time,
@@ -25,7 +26,7 @@ use std::{borrow::Cow, collections::VecDeque, time::Duration};
 use hyper::{Method, StatusCode};
 use serde_json::value::RawValue;
 use switchboard_protocol::{
-    envelope::{ChannelSpec, MessageEnvelope, PollRequest, PollResponse},
+    envelope::{ChannelSpec, CloseRequest, MessageEnvelope, PollRequest, PollResponse},
     server::Transport,
 };
 use tokio::sync::mpsc;
@@ -84,7 +85,7 @@ pub(crate) async fn connect(settings: &LinkSettings, mode: Mode) -> Result<Link,
         mode,
         path,
         conn: Some(conn),
-        connection_id: first.connection_id.clone(),
+        session_token: first.session_token.clone().unwrap_or_default(),
         cursor: first.cursor,
         inbound: in_tx,
         outgoing: out_rx,
@@ -106,7 +107,8 @@ struct Poller {
     mode: Mode,
     path: String,
     conn: Option<HttpConn>,
-    connection_id: String,
+    /// The session's secret, from the opening response.
+    session_token: String,
     cursor: u64,
     inbound: mpsc::Sender<Inbound>,
     outgoing: mpsc::Receiver<String>,
@@ -163,12 +165,14 @@ impl Poller {
                 }
             },
         };
-        let id = serde_json::to_string(&self.connection_id).unwrap_or_default();
         let path = format!(
             "{}/close",
             self.settings.endpoint.path_for(Transport::LongPoll)
         );
-        let body = format!(r#"{{"connection_id":{id}}}"#).into_bytes();
+        let body = body_of(&CloseRequest {
+            session_token: Some(Cow::Borrowed(&self.session_token)),
+            connection_id: None,
+        });
         match conn
             .send(Method::POST, &path, "application/json", Some(body))
             .await
@@ -228,10 +232,10 @@ impl Poller {
     /// One poll request; a long poll without a message gives way to the next message.
     async fn poll(&mut self, message: Option<&RawValue>) -> Result<Outcome, String> {
         let body = body_of(&PollRequest {
-            connection_id: Some(Cow::Borrowed(&self.connection_id)),
+            session_token: Some(Cow::Borrowed(&self.session_token)),
             cursor: Some(self.cursor),
             message,
-            channels: None,
+            ..PollRequest::default()
         });
         if self.conn.is_none() {
             self.conn = Some(
@@ -255,7 +259,8 @@ impl Poller {
                             Ok(message) => {
                                 let message_path = format!("{}/message", self.path);
                                 let body = body_of(&MessageEnvelope {
-                                    connection_id: Cow::Borrowed(&self.connection_id),
+                                    session_token: Some(Cow::Borrowed(&self.session_token)),
+                                    connection_id: None,
                                     message: &*message,
                                 });
                                 send_beside(&mut self.sender, &self.settings, &message_path, body)

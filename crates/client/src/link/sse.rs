@@ -1,6 +1,7 @@
 //! The SSE link: `GET /sse` carries every server message as an event (`event:` type,
-//! `data:` JSON); client messages go as `POST /sse/message` with the `connection_id`
-//! from `welcome`, each answered `204` (replies arrive on the stream, in order).
+//! `data:` JSON); client messages go as `POST /sse/message` with the secret
+//! `session_token` from `welcome` (the public `connection_id` grants nothing), each
+//! answered `204` (replies arrive on the stream, in order).
 //!
 //! The event-stream parser follows the WHATWG rules a client needs: lines end in `\n`,
 //! `\r\n` or `\r`; `data:` lines are joined with `\n`; a blank line dispatches; comment
@@ -51,7 +52,7 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
     }
     let (in_tx, in_rx) = mpsc::channel(LINK_RECV_QUEUE);
     let (out_tx, mut out_rx) = mpsc::channel::<String>(LINK_SEND_QUEUE);
-    let (id_tx, mut id_rx) = watch::channel(None::<String>);
+    let (token_tx, mut token_rx) = watch::channel(None::<String>);
     let closed_tx = in_tx.clone();
     let read_task = tokio::spawn(async move {
         let _conn = stream_conn;
@@ -72,8 +73,8 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
                     for event in events {
                         let inbound = match event {
                             Some(data) => {
-                                if id_tx.borrow().is_none() {
-                                    let _ = id_tx.send(welcome_id(&data));
+                                if token_tx.borrow().is_none() {
+                                    let _ = token_tx.send(welcome_token(&data));
                                 }
                                 Inbound::Text(data)
                             }
@@ -92,10 +93,14 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
     let settings = settings.clone();
     let mut post_conn: Option<HttpConn> = None;
     let write_task = tokio::spawn(async move {
-        let Ok(id) = id_rx.wait_for(Option::is_some).await.map(|id| id.clone()) else {
+        let Ok(token) = token_rx
+            .wait_for(Option::is_some)
+            .await
+            .map(|token| token.clone())
+        else {
             return;
         };
-        let id = id.unwrap_or_default();
+        let token = token.unwrap_or_default();
         let path = format!("{}/message", settings.endpoint.path_for(Transport::Sse));
         while let Some(text) = out_rx.recv().await {
             let message = match envelope_message(text) {
@@ -106,7 +111,8 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
                 }
             };
             let envelope = MessageEnvelope {
-                connection_id: Cow::Borrowed(id.as_str()),
+                session_token: Some(Cow::Borrowed(token.as_str())),
+                connection_id: None,
                 message: &*message,
             };
             // Cannot fail: a string and already-valid raw JSON.
@@ -169,15 +175,18 @@ async fn post(
     Err(format!("POST {path} failed twice"))
 }
 
-/// The `connection_id` of a `welcome` (the first event), for `POST /sse/message`.
-fn welcome_id(data: &str) -> Option<String> {
+/// The `session_token` of a `welcome` (the first event), for `POST /sse/message`. A
+/// welcome without one (a server that predates tokens) gives the empty token, which the
+/// server refuses with an `error` the session hands up.
+fn welcome_token(data: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Welcome {
-        connection_id: String,
+        #[serde(default)]
+        session_token: String,
     }
     serde_json::from_str::<Welcome>(data)
         .ok()
-        .map(|w| w.connection_id)
+        .map(|w| w.session_token)
 }
 
 /// An incremental `text/event-stream` parser.

@@ -197,8 +197,22 @@ impl Hub {
         channels: Option<Vec<InitialSubscription>>,
         timings: Timings,
     ) {
+        self.open_session(connection, channels, timings, None).await;
+    }
+
+    /// As [`Hub::open`], with the secret `session_token` that `welcome` hands to the
+    /// session's owner (SSE and polling; the transport issues and checks it, the hub only
+    /// carries it in `welcome`).
+    pub async fn open_session(
+        &self,
+        connection: &Arc<Connection>,
+        channels: Option<Vec<InitialSubscription>>,
+        timings: Timings,
+        session_token: Option<String>,
+    ) {
         let welcome = ServerMessage::Welcome {
             connection_id: connection.id().to_string(),
+            session_token,
             server: SERVER_NAME.to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol: PROTOCOL_VERSION,

@@ -26,6 +26,30 @@ use crate::{
 
 /// The longest `user` name accepted in `chat`, in characters.
 pub const MAX_USER_LEN: usize = 64;
+
+/// Why a chat `user` name is refused (114), or `None` when it is fine. A name is shown to
+/// every other client as it is, so it may not be blank (only whitespace), and may not hold
+/// a control character (NUL, newlines, escapes: Unicode category Cc) nor a bidirectional
+/// embedding, override or isolate (U+202A–U+202E, U+2066–U+2069), which would make the
+/// text around it read as something else ("nimda" shown as "admin"). Its length (1 to
+/// [`MAX_USER_LEN`] characters) is a range check like any other field's (103).
+pub fn user_name_problem(user: &str) -> Option<&'static str> {
+    if user.trim().is_empty() {
+        return Some("is blank");
+    }
+    if user.chars().any(char::is_control) {
+        return Some("holds a control character");
+    }
+    if user.chars().any(is_bidi_control) {
+        return Some("holds a bidirectional override (U+202A-U+202E, U+2066-U+2069)");
+    }
+    None
+}
+
+/// The bidirectional embeddings, overrides and isolates.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
 /// Every message type a client may send.
 ///
 /// Serializes to the JSON the parser reads back (`{"type": "chat", ...}`): absent options
@@ -277,8 +301,13 @@ fn parse_typed(
     Ok(match kind {
         "chat" => {
             let f: ChatFields = fields(kind, text)?;
-            let user_len = f.user.chars().count();
-            if user_len == 0 || user_len > MAX_USER_LEN {
+            if let Some(problem) = user_name_problem(&f.user) {
+                return Err(ProtocolError::new(
+                    ErrorCode::InvalidUserName,
+                    format!("`user` {problem}"),
+                ));
+            }
+            if f.user.chars().count() > MAX_USER_LEN {
                 return Err(ProtocolError::new(
                     ErrorCode::InvalidField,
                     format!("`user` must be 1 to {MAX_USER_LEN} characters"),
@@ -448,7 +477,10 @@ mod tests {
             ErrorCode::InvalidField
         );
         assert_eq!(
-            code_of(r#"{"type":"chat","user":"","text":"x"}"#),
+            code_of(&format!(
+                r#"{{"type":"chat","user":"{}","text":"y"}}"#,
+                "u".repeat(MAX_USER_LEN + 1)
+            )),
             ErrorCode::InvalidField
         );
         assert_eq!(
@@ -463,6 +495,29 @@ mod tests {
             code_of(r#"{"type":"ping","id":{"x":1}}"#),
             ErrorCode::InvalidField
         );
+    }
+
+    #[test]
+    fn user_names_that_would_mislead_other_clients_are_refused() {
+        for user in [
+            "",
+            "   ",
+            "\\t",
+            "ann\\u0000",
+            "ann\\nadmin",
+            "\\u001b[31mred",
+            "\\u202enimda",
+            "a\\u202ab",
+            "\\u2066ann\\u2069",
+            "\\u0085",
+        ] {
+            let text = format!(r#"{{"type":"chat","user":"{user}","text":"x"}}"#);
+            assert_eq!(code_of(&text), ErrorCode::InvalidUserName, "{user}");
+        }
+        for user in ["ann", "Zoë Ångström", "日本", "a b", " ann ", "\\u200dok"] {
+            let text = format!(r#"{{"type":"chat","user":"{user}","text":"x"}}"#);
+            assert!(parse_client_message(&text).is_ok(), "{user}");
+        }
     }
 
     #[test]

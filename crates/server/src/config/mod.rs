@@ -4,6 +4,7 @@
 //! (in [`validate`]) is the one place that says which combinations the server can run
 //! with; [`crate::Server::start`] calls it, so code downstream never clamps a setting.
 
+mod security;
 mod validate;
 
 use std::{
@@ -18,6 +19,9 @@ use switchboard_academy::simulator::SimulatorConfig;
 use switchboard_feeds::clock::ClockFeedConfig;
 use switchboard_feeds::{metrics::MetricsFeedConfig, weather::WeatherFeedConfig};
 
+pub use security::{
+    DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, MIN_SESSION_KEY_BYTES, SecurityConfig,
+};
 pub use validate::ConfigError;
 
 /// The HTTP listener binds loopback by default: exposing the server is a decision to make
@@ -221,6 +225,8 @@ pub struct ServerConfig {
     pub metrics: MetricsFeedConfig,
     pub weather: WeatherFeedConfig,
     pub simulator: SimulatorConfig,
+    /// Allowed origins and hosts, and the session key.
+    pub security: SecurityConfig,
     pub shutdown_grace: Duration,
     pub shutdown_drain: Duration,
 }
@@ -238,6 +244,7 @@ impl Default for ServerConfig {
             metrics: MetricsFeedConfig::default(),
             weather: WeatherFeedConfig::default(),
             simulator: SimulatorConfig::default(),
+            security: SecurityConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             shutdown_drain: DEFAULT_SHUTDOWN_DRAIN,
         }

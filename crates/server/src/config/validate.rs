@@ -59,6 +59,15 @@ pub enum ConfigError {
     SamePort { port: u16 },
     #[error("`weather.cities` lists {count} cities; at most {max}")]
     TooManyCities { count: usize, max: usize },
+    #[error("`{field}` is empty: {why}")]
+    EmptyList {
+        field: &'static str,
+        why: &'static str,
+    },
+    #[error(
+        "`security.session_key` is {len} bytes; at least {min}: a short key is easier to guess than the tokens it signs"
+    )]
+    SessionKeyTooShort { len: usize, min: usize },
 }
 
 impl ServerConfig {
@@ -71,6 +80,7 @@ impl ServerConfig {
         self.validate_counts()?;
         self.validate_body_limits()?;
         self.validate_feeds()?;
+        self.security.validate()?;
         if self.tcp.enabled && self.tcp.port != 0 && self.tcp.port == self.http.port() {
             return Err(ConfigError::SamePort {
                 port: self.tcp.port,

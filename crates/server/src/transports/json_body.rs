@@ -1,23 +1,25 @@
 //! Reading the JSON bodies of the HTTP transports (`POST /sse/message`, `/poll`,
 //! `/short-poll`, `/poll/message`, `/poll/close`): content type, size limit, then strict
-//! parsing; and, for the envelopes that name a connection, finding it ([`read_envelope`]).
+//! parsing; and, for the envelopes that act for a session, finding it by its secret
+//! token ([`read_envelope`], through [`super::credential`]).
 //!
 //! Guarantees: a body is never buffered beyond its limit (a `Content-Length` over it is
 //! refused before reading, a chunked body as soon as it crosses it), and every refusal is
 //! an `error` object with a status: 415 + 202 for a content type other than
 //! `application/json`, 413 + 206 for a body over the limit, 400 + 100 for malformed JSON,
-//! 400 + 103 for a well-formed body with a missing, unknown or mistyped field.
+//! 400 + 103 for a well-formed body with a missing, unknown or mistyped field, 403 + 400
+//! for an envelope without a valid `session_token`.
 
 use axum::{
     body::{Body, Bytes},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::{Deserialize, de::DeserializeOwned};
-use serde_json::value::RawValue;
-use switchboard_protocol::ErrorCode;
+use serde::de::DeserializeOwned;
+use switchboard_protocol::{ErrorCode, envelope::SessionCredential};
 
-use super::http_error::error_response;
+use super::{credential::session_id, http_error::error_response};
+use crate::security::SessionKey;
 
 /// A refused body: the status and `error` it is answered with.
 #[derive(Debug)]
@@ -94,33 +96,15 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejecti
     })
 }
 
-/// A body that names the connection it is for.
-pub(crate) trait Envelope: DeserializeOwned {
-    fn connection_id(&self) -> &str;
-}
-
-/// `{"connection_id": "...", "message": {<a protocol message>}}`: a message sent on a
-/// connection's behalf (`POST /sse/message`, `POST /poll/message`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct MessageEnvelope {
-    pub(crate) connection_id: String,
-    pub(crate) message: Box<RawValue>,
-}
-
-impl Envelope for MessageEnvelope {
-    fn connection_id(&self) -> &str {
-        &self.connection_id
-    }
-}
-
-/// Reads and parses an envelope (up to `limit` bytes), then finds the connection it
-/// names with `find`; an unknown one is answered 404 + 200 with `missing(id)` as the
-/// message. Every refusal comes back as the response to send.
-pub(crate) async fn read_envelope<E: Envelope, C>(
+/// Reads and parses an envelope (up to `limit` bytes), checks its `session_token` with
+/// `key`, then finds the connection the token grants with `find`; an unknown one (closed,
+/// expired) is answered 404 + 200 with `missing(id)` as the message. Every refusal comes
+/// back as the response to send.
+pub(crate) async fn read_envelope<E: DeserializeOwned + SessionCredential, C>(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
+    key: &SessionKey,
     find: impl FnOnce(&str) -> Option<C>,
     missing: impl FnOnce(&str) -> String,
 ) -> Result<(E, C), Response> {
@@ -128,7 +112,7 @@ pub(crate) async fn read_envelope<E: Envelope, C>(
         .await
         .map_err(IntoResponse::into_response)?;
     let envelope: E = parse_json(&bytes).map_err(IntoResponse::into_response)?;
-    let id = envelope.connection_id();
+    let id = session_id(key, &envelope).map_err(IntoResponse::into_response)?;
     match find(id) {
         Some(connection) => Ok((envelope, connection)),
         None => Err(error_response(

@@ -153,10 +153,12 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// Waits until a long poll is held on session `connection_id`: its request is parked on
-/// the session's outbox, so what happens next (a message, a shutdown) reaches a held poll
+/// Waits until a long poll is held on a session (named by its `session_token`, or its
+/// `connection_id`: the token starts with the id): its request is parked on the
+/// session's outbox, so what happens next (a message, a shutdown) reaches a held poll
 /// rather than racing the request on its way in.
-pub async fn poll_is_held(server: &Server, connection_id: &str) {
+pub async fn poll_is_held(server: &Server, session: &str) {
+    let connection_id = session.split('.').next().unwrap_or_default();
     let connection = server
         .hub()
         .connection(connection_id)

@@ -47,3 +47,21 @@ pub(crate) async fn open(
 ) {
     hub.open(connection, channels, keepalive.timings()).await;
 }
+
+/// As [`open`], for a connection whose later requests arrive apart from its stream (SSE):
+/// `welcome` also carries the secret `session_token` those requests must show.
+pub(crate) async fn open_session(
+    hub: &Hub,
+    connection: &Arc<Connection>,
+    channels: Option<Vec<InitialSubscription>>,
+    keepalive: &Keepalive,
+    session_token: String,
+) {
+    hub.open_session(
+        connection,
+        channels,
+        keepalive.timings(),
+        Some(session_token),
+    )
+    .await;
+}

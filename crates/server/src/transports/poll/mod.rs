@@ -1,9 +1,11 @@
 //! `POST /poll` (long polling) and `POST /short-poll`: the hub over plain requests.
 //!
-//! A *session* is a hub connection that outlives requests, found by its `connection_id`.
-//! A request without one opens a session (counted as `long_poll` or `short_poll` by the
-//! endpoint it arrived on) and returns at once with `welcome` and `subscribed`. A request
-//! with one may acknowledge a `cursor`, may carry a `message` to send, and then gets
+//! A *session* is a hub connection that outlives requests, found by its secret
+//! `session_token` (its `welcome` and every response carry it; the public
+//! `connection_id` grants nothing, see [`super::credential`]). A request without a token
+//! opens a session (counted as `long_poll` or `short_poll` by the endpoint it arrived
+//! on) and returns at once with `welcome` and `subscribed`. A request with one may
+//! acknowledge a `cursor`, may carry a `message` to send, and then gets
 //! every message waiting: at once when there are any (or always, for `/short-poll`),
 //! otherwise after the first one arrives or, with none, after `timeout` with
 //! `"timeout": true`. See [`bodies`] for the bodies and [`poll_session`] for the cursor rules.
@@ -18,8 +20,10 @@
 //!   graceful shutdown never waits out a poll timeout.
 //! - Sending without polling (`POST /poll/message`) and ending a session
 //!   (`POST /poll/close`) are in [`send`].
-//! - Errors: 503 + 204 (turned off), 415 + 202, 413 + 206, 400 + 100/103/104, 404 + 200
-//!   (unknown session), 409 + 201, 429 + 203 (too many sessions from one address).
+//! - Errors: 503 + 204 (turned off), 415 + 202, 413 + 206, 400 + 100/103/104, 403 + 400
+//!   (no valid `session_token`: checked before anything else about the session, so a
+//!   refused request never holds, acknowledges or ends one), 404 + 200 (the token's
+//!   session has ended), 409 + 201, 429 + 203 (too many sessions from one address).
 
 pub(crate) mod bodies;
 mod poll_session;
@@ -36,13 +40,14 @@ use axum::{
     routing::post,
 };
 use switchboard_hub::{Hub, Timings, Transport};
-use switchboard_protocol::{CloseCode, ErrorCode};
+use switchboard_protocol::{CloseCode, ErrorCode, envelope::PollRequest};
 
 use self::{
-    bodies::{PollRequest, render_response},
+    bodies::{render_response, subscription_of},
     poll_session::{PollSession, Sessions},
 };
 use super::{
+    credential::session_id,
     http_error::{error_response, transport_disabled},
     json_body::{parse_json, read_json_body},
 };
@@ -137,14 +142,18 @@ async fn handle(
         Ok(bytes) => bytes,
         Err(rejection) => return rejection.into_response(),
     };
-    let request: PollRequest = match parse_json(&bytes) {
+    let request: PollRequest<'static> = match parse_json(&bytes) {
         Ok(request) => request,
         Err(rejection) => return rejection.into_response(),
     };
-    match request.connection_id.clone() {
-        None => open(&state, &sessions, kind, remote, request).await,
-        Some(id) => poll(&state, &sessions, kind, &id, request).await,
+    if request.session_token.is_none() && request.connection_id.is_none() {
+        return open(&state, &sessions, kind, remote, request).await;
     }
+    let id = match session_id(&state.config.security.session_key, &request) {
+        Ok(id) => id.to_owned(),
+        Err(refused) => return refused.into_response(),
+    };
+    poll(&state, &sessions, kind, &id, request).await
 }
 
 /// Opens a session and answers at once with what the hub queued (`welcome`, `subscribed`).
@@ -153,18 +162,18 @@ async fn open(
     sessions: &Sessions,
     kind: Kind,
     remote: SocketAddr,
-    request: PollRequest,
+    request: PollRequest<'static>,
 ) -> Response {
     if request.cursor.is_some() {
         return error_response(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidField,
-            "`cursor` belongs to a poll of an existing session; send `connection_id` with it",
+            "`cursor` belongs to a poll of an existing session; send `session_token` with it",
         );
     }
     let channels = match request.channels.map(|list| {
         list.into_iter()
-            .map(|spec| spec.into_subscription())
+            .map(subscription_of)
             .collect::<Result<Vec<_>, _>>()
     }) {
         None => None,
@@ -187,8 +196,14 @@ async fn open(
         heartbeat_interval_ms: 0,
         idle_timeout_ms: state.config.poll.session_grace.as_millis() as u64,
     };
-    hub.open(&connection, channels, timings).await;
-    let session = Arc::new(PollSession::new(connection, remote.ip()));
+    let token = state
+        .config
+        .security
+        .session_key
+        .issue(connection.id().as_str());
+    hub.open_session(&connection, channels, timings, Some(token.clone()))
+        .await;
+    let session = Arc::new(PollSession::new(connection, remote.ip(), token));
     sessions.insert(session.clone());
     tracing::debug!(connection = %session.connection().id(), transport = %kind.transport(), "polling session opened");
     let Some(_guard) = session.begin() else {
@@ -200,20 +215,20 @@ async fn open(
     respond(hub, sessions, &session, state.config.poll.max_batch, false).await
 }
 
-/// Polls an existing session.
+/// Polls an existing session (its token already checked).
 async fn poll(
     state: &AppState,
     sessions: &Sessions,
     kind: Kind,
     id: &str,
-    request: PollRequest,
+    request: PollRequest<'static>,
 ) -> Response {
     let Some(session) = sessions.get(id) else {
         return error_response(
             StatusCode::NOT_FOUND,
             ErrorCode::UnknownConnection,
             format!(
-                "no polling session {id:?} (expired, closed, or never opened); open one with a body without connection_id"
+                "the polling session {id:?} has ended (expired or closed); open one with a body without session_token"
             ),
         );
     };
@@ -290,6 +305,7 @@ async fn respond(
     let timed_out = timed_out && messages.is_empty();
     json_response(render_response(
         session.connection().id().as_str(),
+        session.token(),
         cursor,
         timed_out,
         &messages,
@@ -314,6 +330,7 @@ async fn finish(
     tracing::debug!(connection = %session.connection().id(), ?reason, "polling session closed");
     json_response(render_response(
         session.connection().id().as_str(),
+        session.token(),
         cursor,
         timed_out && messages.is_empty(),
         &messages,

@@ -31,6 +31,8 @@ use switchboard_hub::{Connection, ConnectionId, Delivery};
 #[derive(Debug)]
 pub(crate) struct PollSession {
     connection: Arc<Connection>,
+    /// The secret every response repeats (issued once at open; a poll proved it already).
+    token: Box<str>,
     addr: IpAddr,
     state: Mutex<SessionState>,
     /// True while a poll holds the session: the outbox has one consumer at a time.
@@ -60,9 +62,10 @@ impl Drop for PollGuard<'_> {
 }
 
 impl PollSession {
-    pub(crate) fn new(connection: Arc<Connection>, addr: IpAddr) -> Self {
+    pub(crate) fn new(connection: Arc<Connection>, addr: IpAddr, token: String) -> Self {
         Self {
             connection,
+            token: token.into_boxed_str(),
             addr,
             state: Mutex::new(SessionState {
                 pending: VecDeque::new(),
@@ -75,6 +78,11 @@ impl PollSession {
 
     pub(crate) fn connection(&self) -> &Arc<Connection> {
         &self.connection
+    }
+
+    /// The session's `session_token`.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
     }
 
     /// Claims the session for one poll; `None` when another poll holds it.
@@ -237,7 +245,7 @@ mod tests {
     fn session() -> PollSession {
         let hub = Hub::memory(HubConfig::default());
         let connection = hub.connect(Transport::LongPoll, None);
-        PollSession::new(connection, IpAddr::V4(Ipv4Addr::LOCALHOST))
+        PollSession::new(connection, IpAddr::V4(Ipv4Addr::LOCALHOST), String::new())
     }
 
     #[test]

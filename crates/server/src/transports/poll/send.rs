@@ -7,11 +7,12 @@
 //! arrive in the session's next poll response, in order with everything else (a held
 //! long poll wakes up for them). It is not a poll, so it is allowed while one is held.
 //!
-//! `POST /poll/close` with `{"connection_id": "..."}` ends the session now instead of
+//! `POST /poll/close` with `{"session_token": "..."}` ends the session now instead of
 //! after its grace period: `204`, and a poll held on it is answered with `"closed"` 1000.
 //!
 //! Both serve sessions of either endpoint (`/poll`, `/short-poll`). Errors: 503 + 204
-//! (both polling transports turned off), 415 + 202, 413 + 206, 400 + 100/103, 404 + 200.
+//! (both polling transports turned off), 415 + 202, 413 + 206, 400 + 100/103, 403 + 400
+//! (no valid `session_token`: nothing is sent, nothing is closed), 404 + 200.
 
 use std::sync::Arc;
 
@@ -20,32 +21,17 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use switchboard_protocol::envelope::{CloseRequest, MessageEnvelope, SessionCredential};
 
 use super::poll_session::{PollSession, Sessions};
 use crate::{
     app::AppState,
-    transports::{
-        http_error::transport_disabled,
-        json_body::{Envelope, MessageEnvelope, read_envelope},
-    },
+    transports::{http_error::transport_disabled, json_body::read_envelope},
 };
 
-/// The body of `POST /poll/close`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CloseRequest {
-    connection_id: String,
-}
-
-impl Envelope for CloseRequest {
-    fn connection_id(&self) -> &str {
-        &self.connection_id
-    }
-}
-
-/// Reads and parses the body, and finds the session it names.
-async fn session_for<E: Envelope>(
+/// Reads and parses the body, checks its token, and finds the session it grants.
+async fn session_for<E: DeserializeOwned + SessionCredential>(
     state: &AppState,
     sessions: &Sessions,
     headers: &HeaderMap,
@@ -55,12 +41,12 @@ async fn session_for<E: Envelope>(
     if !config.long_enabled && !config.short_enabled {
         return Err(transport_disabled("long_poll"));
     }
-    let missing =
-        |id: &str| format!("no polling session {id:?} (expired, closed, or never opened)");
+    let missing = |id: &str| format!("the polling session {id:?} has ended (expired or closed)");
     read_envelope(
         headers,
         body,
         config.max_body_bytes,
+        &state.config.security.session_key,
         |id| sessions.get(id),
         missing,
     )
@@ -73,7 +59,7 @@ pub(super) async fn message(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let found = session_for::<MessageEnvelope>(&state, &sessions, &headers, body).await;
+    let found = session_for::<MessageEnvelope<'static>>(&state, &sessions, &headers, body).await;
     let (request, session) = match found {
         Ok(found) => found,
         Err(response) => return response,
@@ -91,7 +77,7 @@ pub(super) async fn close(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let found = session_for::<CloseRequest>(&state, &sessions, &headers, body).await;
+    let found = session_for::<CloseRequest<'static>>(&state, &sessions, &headers, body).await;
     let session = match found {
         Ok((_, session)) => session,
         Err(response) => return response,

@@ -1,12 +1,14 @@
 //! `POST /sse/message`: the client-to-server half of the SSE transport.
 //!
-//! Body (`Content-Type: application/json`): `{"connection_id": "<from welcome>",
-//! "message": {<a protocol message>}}`. The message is handled as if it arrived on the
+//! Body (`Content-Type: application/json`): `{"session_token": "<from welcome>",
+//! "message": {<a protocol message>}}` (the protocol crate's `MessageEnvelope`). The
+//! token, not the public `connection_id`, is what lets the request act for the stream
+//! (see [`super::super::credential`]). The message is handled as if it arrived on the
 //! stream's own connection: replies and errors about its content (`ack`, `pong`,
 //! `error` 1xx...) go out as events on that stream, in order with everything else. The
 //! request itself is answered `204 No Content`, or an `error` body for an envelope that
-//! cannot be delivered: 415 + 202, 413 + 206, 400 + 100/103, 404 + 200 (no such SSE
-//! connection), 503 + 204 (SSE turned off).
+//! cannot be delivered: 415 + 202, 413 + 206, 400 + 100/103, 403 + 400 (no valid
+//! `session_token`), 404 + 200 (the token's stream has ended), 503 + 204 (SSE turned off).
 
 use axum::{
     body::Body,
@@ -15,13 +17,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use switchboard_hub::Transport;
+use switchboard_protocol::envelope::MessageEnvelope;
 
 use crate::{
     app::AppState,
-    transports::{
-        http_error::transport_disabled,
-        json_body::{MessageEnvelope, read_envelope},
-    },
+    transports::{http_error::transport_disabled, json_body::read_envelope},
 };
 
 pub async fn message_handler(
@@ -39,11 +39,12 @@ pub async fn message_handler(
     };
     let missing = |id: &str| {
         format!(
-            "no open SSE connection {id:?}; open GET /sse and use the connection_id of its welcome event"
+            "the SSE stream {id:?} has ended; open GET /sse again and use the session_token of its welcome event"
         )
     };
-    let found = read_envelope(&headers, body, config.max_body_bytes, find, missing).await;
-    let (request, connection): (MessageEnvelope, _) = match found {
+    let key = &state.config.security.session_key;
+    let found = read_envelope(&headers, body, config.max_body_bytes, key, find, missing).await;
+    let (request, connection): (MessageEnvelope<'static>, _) = match found {
         Ok(found) => found,
         Err(response) => return response,
     };

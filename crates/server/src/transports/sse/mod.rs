@@ -5,7 +5,8 @@
 //! then every message the connection receives is one event: `event:` its `type`,
 //! `data:` its JSON, and `id:` a resume token (see [`token`]) whenever the stream's
 //! position changed (every channel message, every `subscribed`). The first event is
-//! `welcome`, carrying the `connection_id` that `POST /sse/message` needs. A `: heartbeat`
+//! `welcome`, carrying the public `connection_id` and the secret `session_token` that
+//! `POST /sse/message` needs (only this stream's reader ever sees it). A `: heartbeat`
 //! comment is written every `heartbeat`, when the server's one ticker wakes the stream
 //! (the shared [`lifecycle`](super::lifecycle); no timer per stream).
 //!
@@ -96,7 +97,19 @@ pub async fn handler(
     let hub = state.hub.clone();
     let connection = hub.connect(Transport::Sse, Some(remote));
     let keepalive = Keepalive::sse(config);
-    lifecycle::open(&hub, &connection, Some(subscriptions.clone()), &keepalive).await;
+    let session_token = state
+        .config
+        .security
+        .session_key
+        .issue(connection.id().as_str());
+    lifecycle::open_session(
+        &hub,
+        &connection,
+        Some(subscriptions.clone()),
+        &keepalive,
+        session_token,
+    )
+    .await;
     if let Some(Err(err)) = &resume {
         let message = format!("Last-Event-ID not used, starting without resume: {err}");
         hub.send_error(

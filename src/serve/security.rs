@@ -1,0 +1,146 @@
+//! `serve` flags for who may talk to the server: allowed browser origins, allowed `Host`
+//! names, and the session-token key. Defaults are the named constants of
+//! `switchboard_server::config`; `docs/security.md` says what each protects.
+
+use std::{fmt, str::FromStr};
+
+use clap::Args;
+use switchboard_server::{
+    config::{self as server, SecurityConfig},
+    security::{
+        HostRule, OriginRule, SessionKey,
+        rules::{format_rules, parse_rules},
+    },
+};
+
+/// Allowed origins and hosts, and the key that signs session tokens.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Security")]
+pub(crate) struct SecurityArgs {
+    /// Web origins whose pages may use the server (comma-separated): `local` (pages on
+    /// localhost, 127.0.0.1 or [::1] at any port, and same-origin pages on an allowed
+    /// host), `*` (any page on the web), or origins such as https://*.example.com
+    /// (`*` matches any run of characters). Requests without `Origin` are not browsers'
+    /// and are not refused; others get 403.
+    #[arg(long, env = "SWITCHBOARD_ALLOWED_ORIGINS", default_value = server::DEFAULT_ALLOWED_ORIGINS)]
+    allowed_origins: RuleList<OriginRule>,
+    /// Host names the dashboard and its API answer to (comma-separated): `local`
+    /// (localhost, 127.0.0.1, [::1] and the bound address), `*` (any), or names such as
+    /// app.example.com, *.example.com. Others get 421 (defeats DNS rebinding).
+    #[arg(long, env = "SWITCHBOARD_ALLOWED_HOSTS", default_value = server::DEFAULT_ALLOWED_HOSTS)]
+    allowed_hosts: RuleList<HostRule>,
+    /// Secret that signs session tokens (at least 32 bytes). Empty: a random key per
+    /// process. Give every node of a deployment the same one so any node can verify a
+    /// session another one opened.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SESSION_KEY",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    session_key: String,
+}
+
+impl SecurityArgs {
+    pub(super) fn into_config(self) -> SecurityConfig {
+        SecurityConfig {
+            allowed_origins: self.allowed_origins.0,
+            allowed_hosts: self.allowed_hosts.0,
+            session_key: if self.session_key.is_empty() {
+                SessionKey::random()
+            } else {
+                SessionKey::from_secret(self.session_key.as_bytes())
+            },
+        }
+    }
+}
+
+/// A comma-separated list of origin or host rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RuleList<R>(pub(crate) Vec<R>);
+
+impl<R: FromStr<Err = String>> FromStr for RuleList<R> {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_rules(text).map(Self)
+    }
+}
+
+impl<R: fmt::Display> fmt::Display for RuleList<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_rules(&self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use switchboard_server::{ServerConfig, config::ConfigError};
+
+    use super::*;
+
+    fn config(args: &[&str]) -> ServerConfig {
+        let cli = crate::Cli::try_parse_from(["switchboard", "serve"].iter().chain(args))
+            .expect("parses");
+        let crate::Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        args.into_config()
+    }
+
+    #[test]
+    fn the_defaults_are_local_with_a_random_key() {
+        let defaults = config(&[]);
+        assert_eq!(defaults.security.allowed_origins, [OriginRule::Local]);
+        assert_eq!(defaults.security.allowed_hosts, [HostRule::Local]);
+        assert!(!defaults.security.session_key.is_configured());
+        defaults.validate().expect("valid");
+    }
+
+    #[test]
+    fn lists_and_a_configured_key() {
+        let custom = config(&[
+            "--allowed-origins",
+            "https://*.example.com, local",
+            "--allowed-hosts",
+            "app.example.com",
+            "--session-key",
+            "0123456789abcdef0123456789abcdef",
+        ]);
+        assert_eq!(
+            custom.security.allowed_origins,
+            [
+                OriginRule::Pattern("https://*.example.com".into()),
+                OriginRule::Local
+            ]
+        );
+        assert_eq!(
+            custom.security.allowed_hosts,
+            [HostRule::Pattern("app.example.com".into())]
+        );
+        assert!(custom.security.session_key.is_configured());
+        custom.validate().expect("valid");
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let short = config(&["--session-key", "too short"]);
+        assert!(matches!(
+            short.validate(),
+            Err(ConfigError::SessionKeyTooShort { len: 9, min: 32 })
+        ));
+        let none = config(&["--allowed-origins", ","]);
+        assert!(matches!(
+            none.validate(),
+            Err(ConfigError::EmptyList { .. })
+        ));
+        for bad in [
+            ["--allowed-origins", "https://example.com/"],
+            ["--allowed-hosts", "example.com:8000"],
+        ] {
+            let parsed = crate::Cli::try_parse_from(["switchboard", "serve"].iter().chain(&bad));
+            assert!(parsed.is_err(), "{bad:?}");
+        }
+    }
+}
