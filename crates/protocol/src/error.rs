@@ -40,6 +40,8 @@ pub enum ErrorCode {
     InvalidSince,
     /// The connection sent faster than its rate limit; messages are dropped until it slows.
     RateLimited,
+    /// The client's address already created the most channels one address may hold at once.
+    ChannelQuotaExceeded,
     /// The connection or session id is not known (expired, closed, or never existed).
     UnknownConnection,
     /// A second poll arrived while one is still held for the same session.
@@ -62,7 +64,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in numeric order (used by the docs test and `get_stats`).
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingType,
         ErrorCode::UnknownType,
@@ -77,6 +79,7 @@ impl ErrorCode {
         ErrorCode::TooManyChannels,
         ErrorCode::InvalidSince,
         ErrorCode::RateLimited,
+        ErrorCode::ChannelQuotaExceeded,
         ErrorCode::UnknownConnection,
         ErrorCode::ConcurrentPoll,
         ErrorCode::WrongContentType,
@@ -105,6 +108,7 @@ impl ErrorCode {
             ErrorCode::TooManyChannels => 111,
             ErrorCode::InvalidSince => 112,
             ErrorCode::RateLimited => 113,
+            ErrorCode::ChannelQuotaExceeded => 114,
             ErrorCode::UnknownConnection => 200,
             ErrorCode::ConcurrentPoll => 201,
             ErrorCode::WrongContentType => 202,
@@ -134,6 +138,7 @@ impl ErrorCode {
             ErrorCode::TooManyChannels => "too_many_channels",
             ErrorCode::InvalidSince => "invalid_since",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ChannelQuotaExceeded => "channel_quota_exceeded",
             ErrorCode::UnknownConnection => "unknown_connection",
             ErrorCode::ConcurrentPoll => "concurrent_poll",
             ErrorCode::WrongContentType => "wrong_content_type",

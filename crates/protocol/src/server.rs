@@ -145,6 +145,17 @@ pub struct ServerStats {
     pub errors_out: u64,
     /// Connections closed because their outbound queue overflowed.
     pub slow_consumer_disconnects: u64,
+    /// Channels that exist (`channels` lists only the busiest few).
+    #[serde(default)]
+    pub channel_count: u64,
+    /// Messages kept in history, over every channel.
+    #[serde(default)]
+    pub history_messages: u64,
+    /// Bytes counted against the hub's history budget (`--history-max-bytes`).
+    #[serde(default)]
+    pub history_bytes: u64,
+    /// At most 100 channels: those with the most subscribers first (ties by name), then
+    /// others if there is room.
     pub channels: Vec<ChannelStats>,
 }
 
