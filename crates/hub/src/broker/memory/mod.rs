@@ -38,7 +38,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use switchboard_protocol::{
-    ChannelName, ServerMessage, delivery,
+    BROADCAST_CHANNEL, ChannelName, ServerMessage, delivery,
     delivery::Body,
     now_ms,
     server::{ChannelStats, Member},
@@ -81,7 +81,11 @@ impl MemoryBroker {
     pub fn new(config: &HubConfig, counters: Arc<HubCounters>) -> Self {
         Self {
             epoch: new_epoch(),
-            table: ChannelTable::new(config.max_channels, config.max_channels_per_addr),
+            table: ChannelTable::new(
+                config.max_channels,
+                config.max_channels_per_addr,
+                server_channels(config),
+            ),
             ledger: Ledger::new(config.history_max_bytes, config.history_ttl),
             ranking: SubscriberRanking::default(),
             bounds: HistoryBounds {
@@ -146,6 +150,17 @@ impl MemoryBroker {
 fn new_epoch() -> String {
     let random = uuid::Uuid::new_v4().as_u128();
     format!("{:012x}", (random >> 80) as u64)
+}
+
+/// The channels the server names itself: `broadcast`, the auto-subscribe list and the
+/// read-only (feed) channels.
+fn server_channels(config: &HubConfig) -> HashSet<ChannelName> {
+    let broadcast = ChannelName::new(BROADCAST_CHANNEL).ok();
+    broadcast
+        .into_iter()
+        .chain(config.auto_subscribe.iter().cloned())
+        .chain(config.read_only_channels.iter().cloned())
+        .collect()
 }
 
 fn creator_of(connection: &Connection) -> Option<IpAddr> {

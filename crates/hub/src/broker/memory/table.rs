@@ -16,7 +16,7 @@
 //! Lock order: the table, then a channel.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     hash::{BuildHasher, RandomState},
     net::IpAddr,
     sync::Arc,
@@ -49,12 +49,19 @@ pub(super) struct ChannelTable {
     tables: RwLock<Tables>,
     /// Keyed per hub run, so that which names share a floor cannot be predicted.
     floor_hasher: RandomState,
+    /// Channels the server names itself (`broadcast`, auto-subscribe, read-only feeds):
+    /// creating them counts against nobody's share.
+    server_channels: HashSet<ChannelName>,
     max_channels: usize,
     max_per_addr: usize,
 }
 
 impl ChannelTable {
-    pub(super) fn new(max_channels: usize, max_per_addr: usize) -> Self {
+    pub(super) fn new(
+        max_channels: usize,
+        max_per_addr: usize,
+        server_channels: HashSet<ChannelName>,
+    ) -> Self {
         Self {
             tables: RwLock::new(Tables {
                 channels: HashMap::new(),
@@ -62,6 +69,7 @@ impl ChannelTable {
                 created_by: HashMap::new(),
             }),
             floor_hasher: RandomState::new(),
+            server_channels,
             max_channels,
             max_per_addr,
         }
@@ -93,7 +101,9 @@ impl ChannelTable {
         if tables.channels.len() >= self.max_channels {
             return Err(BrokerError::TooManyChannels(self.max_channels));
         }
-        let creator = creator.map(address_key);
+        let creator = creator
+            .filter(|_| !self.server_channels.contains(name))
+            .map(address_key);
         if let Some(address) = creator {
             let created = tables.created_by.entry(address).or_insert(0);
             if *created >= self.max_per_addr {
