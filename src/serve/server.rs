@@ -117,3 +117,35 @@ impl ShutdownArgs {
         (self.shutdown_drain.into(), self.shutdown_grace.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[test]
+    fn the_history_and_channel_flags_reach_the_hub_config() {
+        let cli = crate::Cli::try_parse_from([
+            "switchboard",
+            "serve",
+            "--history-max-bytes",
+            "8388608",
+            "--history-channel-max-bytes",
+            "2097152",
+            "--max-channels-per-addr",
+            "50",
+        ])
+        .expect("parses");
+        let crate::Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        let hub = args.into_config().hub;
+        assert_eq!(
+            (
+                hub.history_max_bytes,
+                hub.history_channel_max_bytes,
+                hub.max_channels_per_addr
+            ),
+            (8 * 1024 * 1024, 2 * 1024 * 1024, 50)
+        );
+    }
+}
