@@ -4,8 +4,9 @@
 //! Everything here runs under the channel's own lock. History is a contiguous run of
 //! `seq`s (appended at the back, dropped only from the front), so "is `seq` still kept"
 //! is a comparison with the front, and dropping "everything up to `seq`" is exact. Every
-//! byte added to or removed from a history is reported to the hub-wide [`Ledger`] at the
-//! moment it happens, so the global figure never drifts from the sum of the channels.
+//! byte added to or removed from a history is reported to the hub-wide tally at the
+//! moment it happens ([`HistoryUsage`]), so the global figure never drifts from the sum of
+//! the channels.
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -19,7 +20,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use switchboard_protocol::{ChannelName, delivery, now_ms, server::Member};
 
-use super::ledger::{HISTORY_ENTRY_OVERHEAD_BYTES, Ledger};
+use super::usage::{HISTORY_ENTRY_OVERHEAD_BYTES, HistoryUsage};
 use crate::{
     connection::{Connection, ConnectionId},
     delivery::Delivery,
@@ -96,43 +97,43 @@ impl ChannelState {
 
     /// Appends a message, then drops the oldest while over either bound (which may drop
     /// the new message itself if it alone is over the byte bound).
-    pub(super) fn retain(&mut self, entry: Retained, bounds: HistoryBounds, ledger: &Ledger) {
+    pub(super) fn retain(&mut self, entry: Retained, bounds: HistoryBounds, usage: &HistoryUsage) {
         let cost = entry.cost();
         self.history.push_back(entry);
         self.history_bytes += cost;
-        ledger.retained(cost);
+        usage.retained(cost);
         while self.history.len() > bounds.messages || self.history_bytes > bounds.bytes {
-            if !self.pop_oldest(ledger) {
+            if !self.pop_oldest(usage) {
                 break;
             }
         }
     }
 
     /// Drops every kept message with `seq <= through`.
-    pub(super) fn drop_through(&mut self, through: u64, ledger: &Ledger) {
+    pub(super) fn drop_through(&mut self, through: u64, usage: &HistoryUsage) {
         while self.history.front().is_some_and(|r| r.seq <= through) {
-            self.pop_oldest(ledger);
+            self.pop_oldest(usage);
         }
     }
 
     /// Drops every kept message older than `ttl`.
-    pub(super) fn expire(&mut self, now: Instant, ttl: Duration, ledger: &Ledger) {
+    pub(super) fn expire(&mut self, now: Instant, ttl: Duration, usage: &HistoryUsage) {
         while self
             .history
             .front()
             .is_some_and(|r| now.saturating_duration_since(r.at) > ttl)
         {
-            self.pop_oldest(ledger);
+            self.pop_oldest(usage);
         }
     }
 
-    fn pop_oldest(&mut self, ledger: &Ledger) -> bool {
+    fn pop_oldest(&mut self, usage: &HistoryUsage) -> bool {
         let Some(oldest) = self.history.pop_front() else {
             return false;
         };
         let cost = oldest.cost();
         self.history_bytes -= cost;
-        ledger.released(cost);
+        usage.released(cost);
         // Give spare capacity back once it is mostly empty (amortized O(1): a shrink
         // halves it at most once per len pops), so a channel that once held a full
         // history does not keep its slots for as long as it lives.
@@ -219,5 +220,21 @@ impl Hash for Subscriber {
 impl std::borrow::Borrow<str> for Subscriber {
     fn borrow(&self) -> &str {
         self.connection.id().as_str()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overhead_covers_what_a_retained_message_allocates() {
+        let delivery = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<Delivery>();
+        let bytes_header = 32;
+        let slot = std::mem::size_of::<Retained>();
+        assert!(
+            delivery + bytes_header + 4 * slot <= HISTORY_ENTRY_OVERHEAD_BYTES,
+            "delivery {delivery} + bytes {bytes_header} + 4 × slot {slot}"
+        );
     }
 }

@@ -17,23 +17,13 @@
 
 use std::{
     collections::VecDeque,
-    sync::{
-        Arc, Weak,
-        atomic::{AtomicUsize, Ordering::Relaxed},
-    },
+    sync::{Arc, Weak},
     time::{Duration, Instant},
 };
 
 use parking_lot::Mutex;
 
-use super::channel::ChannelCell;
-
-/// What one retained message costs beyond its JSON bytes, counted against both history
-/// bounds: the shared `Delivery` (with its `Arc` header, about 90 bytes), the `Bytes`
-/// header it gets when a transport clones it (32), and its slot in the channel's history
-/// (32 bytes, times the 4× spare capacity a history may have before it shrinks). A test
-/// checks the figure still covers these sizes.
-pub(crate) const HISTORY_ENTRY_OVERHEAD_BYTES: usize = 256;
+use super::{channel::ChannelCell, usage::HistoryUsage};
 
 /// What one ledger entry costs while it is queued (live or already dropped by its
 /// channel): the 32-byte entry, times the 2× spare capacity a growing queue has.
@@ -52,10 +42,8 @@ pub(super) struct LedgerEntry {
 #[derive(Debug)]
 pub(super) struct Ledger {
     entries: Mutex<VecDeque<LedgerEntry>>,
-    /// Sum of every channel's `history_bytes` (updated under those channels' locks).
-    retained_bytes: AtomicUsize,
-    /// Messages in every channel's history.
-    retained_messages: AtomicUsize,
+    /// What every channel's history holds (updated under those channels' locks).
+    usage: HistoryUsage,
     max_bytes: usize,
     ttl: Duration,
 }
@@ -64,35 +52,27 @@ impl Ledger {
     pub(super) fn new(max_bytes: usize, ttl: Duration) -> Self {
         Self {
             entries: Mutex::new(VecDeque::new()),
-            retained_bytes: AtomicUsize::new(0),
-            retained_messages: AtomicUsize::new(0),
+            usage: HistoryUsage::default(),
             max_bytes,
             ttl,
         }
     }
 
-    /// A channel kept a message costing `cost`.
-    pub(super) fn retained(&self, cost: usize) {
-        self.retained_bytes.fetch_add(cost, Relaxed);
-        self.retained_messages.fetch_add(1, Relaxed);
-    }
-
-    /// A channel dropped a message costing `cost`.
-    pub(super) fn released(&self, cost: usize) {
-        self.retained_bytes.fetch_sub(cost, Relaxed);
-        self.retained_messages.fetch_sub(1, Relaxed);
+    /// What every channel's history holds; channels report to it as they change.
+    pub(super) fn usage(&self) -> &HistoryUsage {
+        &self.usage
     }
 
     /// Bytes counted against `history_max_bytes` now: every retained message's cost plus
     /// every queued entry's slot.
     pub(super) fn charged_bytes(&self) -> usize {
         let slots = self.entries.lock().len() * LEDGER_SLOT_BYTES;
-        self.retained_bytes.load(Relaxed) + slots
+        self.usage.bytes() + slots
     }
 
     /// Messages in every channel's history.
     pub(super) fn retained_messages(&self) -> usize {
-        self.retained_messages.load(Relaxed)
+        self.usage.messages()
     }
 
     /// Records that `channel` kept `seq` at `at`, then enforces the budget and the TTL.
@@ -133,7 +113,7 @@ impl Ledger {
     ) {
         while let Some(front) = entries.front() {
             let expired = now.saturating_duration_since(front.at) > self.ttl;
-            let charged = self.retained_bytes.load(Relaxed) + entries.len() * LEDGER_SLOT_BYTES;
+            let charged = self.usage.bytes() + entries.len() * LEDGER_SLOT_BYTES;
             if !expired && charged <= self.max_bytes {
                 break;
             }
@@ -148,7 +128,7 @@ impl Ledger {
             // Entries of one channel may be queued slightly out of `seq` order by
             // concurrent publishers; dropping everything up to `seq` keeps the history
             // contiguous, and the later (smaller) entry then finds nothing to drop.
-            state.drop_through(oldest.seq, self);
+            state.drop_through(oldest.seq, &self.usage);
             let unused = !state.dropped && state.is_unused();
             drop(state);
             if unused {
@@ -161,17 +141,10 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::Delivery;
 
     #[test]
-    fn the_overhead_covers_what_a_retained_message_allocates() {
-        let delivery = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<Delivery>();
-        let bytes_header = 32;
-        let slot = std::mem::size_of::<super::super::channel::Retained>();
-        assert!(
-            delivery + bytes_header + 4 * slot <= HISTORY_ENTRY_OVERHEAD_BYTES,
-            "delivery {delivery} + bytes {bytes_header} + 4 × slot {slot}"
-        );
+    fn a_ledger_slot_is_charged_twice_its_size() {
         assert_eq!(std::mem::size_of::<LedgerEntry>(), 32);
+        assert_eq!(LEDGER_SLOT_BYTES, 64);
     }
 }

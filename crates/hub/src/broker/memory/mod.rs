@@ -19,6 +19,7 @@
 //! - `channel`: one channel's state, history bounds and fan-out.
 //! - [`ledger`]: the hub-wide history budget and the oldest-first queue.
 //! - [`table`]: the channels by name, creation limits and dropping.
+//! - [`usage`]: what every history holds together, and the per-message overhead.
 //! - `ranking`: channels by subscriber count, for `stats`.
 //! - `resume`: the gap arithmetic of a resume.
 
@@ -27,6 +28,7 @@ pub(crate) mod ledger;
 mod ranking;
 mod resume;
 pub(crate) mod table;
+pub(crate) mod usage;
 
 use std::{
     collections::HashSet,
@@ -203,7 +205,7 @@ impl Broker for MemoryBroker {
                         seq,
                         message: message.clone(),
                     };
-                    state.retain(retained, self.bounds, &self.ledger);
+                    state.retain(retained, self.bounds, self.ledger.usage());
                 }
                 let kept = state.history.back().is_some_and(|r| r.seq == seq);
                 let delivered = state.fan_out(&message, false, None);
@@ -229,7 +231,7 @@ impl Broker for MemoryBroker {
         let now = Instant::now();
         let (channel, outcome) =
             self.with_channel(&request.channel, creator_of(connection), |state| {
-                state.expire(now, self.history_ttl, &self.ledger);
+                state.expire(now, self.history_ttl, self.ledger.usage());
                 let last_seq = state.last_seq;
                 let plan = resume::plan(request.since, epoch_changed, last_seq, state.first_kept())
                     .map_err(|bad| {

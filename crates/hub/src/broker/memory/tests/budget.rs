@@ -8,7 +8,7 @@ use switchboard_protocol::{ChannelName, server::Transport};
 use super::{drain, hub_with, publish_n, send};
 use crate::{
     Connection, Hub,
-    broker::memory::ledger::{HISTORY_ENTRY_OVERHEAD_BYTES, LEDGER_SLOT_BYTES},
+    broker::memory::{ledger::LEDGER_SLOT_BYTES, usage::HISTORY_ENTRY_OVERHEAD_BYTES},
 };
 
 /// Publishes `count` messages with `size` bytes of padding each to `channel`.
