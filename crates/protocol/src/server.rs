@@ -236,7 +236,9 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<RequestId>,
         ts: u64,
-        server: ServerStats,
+        /// Boxed: the largest payload of any message, it would otherwise set the size of
+        /// every `ServerMessage` (and of every future that holds one).
+        server: Box<ServerStats>,
         client: ClientStats,
     },
     /// Answer to `subscribe`; the recovered messages (if any) follow it, in order.

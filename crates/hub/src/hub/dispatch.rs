@@ -105,7 +105,7 @@ impl Hub {
                     let stats = ServerMessage::Stats {
                         id,
                         ts: now_ms(),
-                        server: self.stats(),
+                        server: Box::new(self.stats()),
                         client: self.client_stats(connection),
                     };
                     self.reply(connection, &stats);
