@@ -39,6 +39,12 @@ pub(crate) struct HubArgs {
     /// How long a message stays in history.
     #[arg(long, env = "SWITCHBOARD_HISTORY_TTL", default_value_t = HumanDuration(hub::DEFAULT_HISTORY_TTL))]
     history_ttl: HumanDuration,
+    /// Bytes of history kept across every channel (JSON plus a per-message overhead); past it the oldest messages hub-wide go first.
+    #[arg(long, env = "SWITCHBOARD_HISTORY_MAX_BYTES", default_value_t = hub::DEFAULT_HISTORY_MAX_BYTES)]
+    history_max_bytes: usize,
+    /// Bytes of history one channel keeps (counted the same way); past it that channel's oldest messages go.
+    #[arg(long, env = "SWITCHBOARD_HISTORY_CHANNEL_MAX_BYTES", default_value_t = hub::DEFAULT_HISTORY_CHANNEL_MAX_BYTES)]
+    history_channel_max_bytes: usize,
     /// Queued messages per connection before it is closed as a slow consumer.
     #[arg(long, env = "SWITCHBOARD_QUEUE_MESSAGES", default_value_t = hub::DEFAULT_QUEUE_MESSAGES)]
     queue_messages: usize,
@@ -63,6 +69,9 @@ pub(crate) struct HubArgs {
     /// Channels the hub holds at most.
     #[arg(long, env = "SWITCHBOARD_MAX_CHANNELS", default_value_t = hub::DEFAULT_MAX_CHANNELS)]
     max_channels: usize,
+    /// Channels created by one client address (IPv4, or IPv6 /64) that may exist at once; beyond it creation is error 114.
+    #[arg(long, env = "SWITCHBOARD_MAX_CHANNELS_PER_ADDR", default_value_t = hub::DEFAULT_MAX_CHANNELS_PER_ADDR)]
+    max_channels_per_addr: usize,
     /// Channels a connection joins when it names none (comma-separated; `broadcast` is always joined).
     #[arg(long, env = "SWITCHBOARD_AUTO_SUBSCRIBE", default_value_t = ChannelList::of(&hub::DEFAULT_AUTO_SUBSCRIBE))]
     auto_subscribe: ChannelList,
@@ -73,6 +82,8 @@ impl HubArgs {
         HubConfig {
             history_size: self.history_size,
             history_ttl: self.history_ttl.into(),
+            history_max_bytes: self.history_max_bytes,
+            history_channel_max_bytes: self.history_channel_max_bytes,
             queue_messages: self.queue_messages,
             queue_bytes: self.queue_bytes,
             replay_messages: self.replay_messages,
@@ -81,6 +92,7 @@ impl HubArgs {
             max_message_bytes: self.max_message_bytes,
             max_subscriptions: self.max_subscriptions,
             max_channels: self.max_channels,
+            max_channels_per_addr: self.max_channels_per_addr,
             auto_subscribe: self.auto_subscribe.0,
             ..HubConfig::default()
         }
@@ -103,5 +115,37 @@ impl ShutdownArgs {
     /// The drain and the grace, in that order.
     pub(super) fn into_durations(self) -> (Duration, Duration) {
         (self.shutdown_drain.into(), self.shutdown_grace.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[test]
+    fn the_history_and_channel_flags_reach_the_hub_config() {
+        let cli = crate::Cli::try_parse_from([
+            "switchboard",
+            "serve",
+            "--history-max-bytes",
+            "8388608",
+            "--history-channel-max-bytes",
+            "2097152",
+            "--max-channels-per-addr",
+            "50",
+        ])
+        .expect("parses");
+        let crate::Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        let hub = args.into_config().hub;
+        assert_eq!(
+            (
+                hub.history_max_bytes,
+                hub.history_channel_max_bytes,
+                hub.max_channels_per_addr
+            ),
+            (8 * 1024 * 1024, 2 * 1024 * 1024, 50)
+        );
     }
 }

@@ -266,7 +266,7 @@ impl Client {
     /// The server's and this connection's figures (`custom` action `get_stats`).
     pub async fn get_stats(&self) -> Result<(ServerStats, ClientStats), ClientError> {
         match self.custom("get_stats", None).await? {
-            ServerMessage::Stats { server, client, .. } => Ok((server, client)),
+            ServerMessage::Stats { server, client, .. } => Ok((*server, client)),
             other => Err(ClientError::from_reply(&other)),
         }
     }

@@ -34,6 +34,26 @@ pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 128;
 /// Channels the hub will hold at once; channels are created on first use, so this bounds
 /// what clients can make the server store.
 pub const DEFAULT_MAX_CHANNELS: usize = 100_000;
+/// Bytes of history the hub keeps across every channel (each message counted as its JSON
+/// plus a fixed per-entry overhead): the count and age bounds alone allow
+/// 100,000 channels × 1,000 messages × 64 KiB, terabytes. 256 MiB holds a full default
+/// history for hundreds of busy channels of small messages and fits a small server; past
+/// it the oldest messages hub-wide go first (a later resume gets a `gap`).
+pub const DEFAULT_HISTORY_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// Bytes of history one channel keeps (counted as for [`DEFAULT_HISTORY_MAX_BYTES`]):
+/// a full default history (1,000 messages) of messages up to about 16 KiB, while one
+/// channel of large messages takes at most a sixteenth of the global budget, so a single
+/// busy channel cannot flush every other channel's history by itself.
+pub const DEFAULT_HISTORY_CHANNEL_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// Channels created by one client address (an IPv4 address, or an IPv6 /64) that may
+/// exist at once: a tenth of [`DEFAULT_MAX_CHANNELS`], so one address cannot fill the hub
+/// and lock everyone else out of creating channels, while a load test from one machine
+/// can still make 10,000. Channels the server creates (feeds) do not count.
+pub const DEFAULT_MAX_CHANNELS_PER_ADDR: usize = 10_000;
+/// Channels listed in `stats` (those with the most subscribers first): with 100,000
+/// channels a full list is a 6 MB reply that would close the asker as a slow consumer;
+/// 100 entries keep it a few kilobytes, and the totals still count every channel.
+pub const STATS_TOP_CHANNELS: usize = 100;
 
 /// Channels a new connection joins when its transport names none (besides `broadcast`):
 /// the demo page's chat room, so a first visitor lands somewhere with others.
@@ -52,6 +72,12 @@ pub struct HubConfig {
     pub history_size: usize,
     /// How long a message stays in history. See [`DEFAULT_HISTORY_TTL`].
     pub history_ttl: Duration,
+    /// Bytes of history kept across every channel; past it the oldest messages hub-wide
+    /// are dropped first. See [`DEFAULT_HISTORY_MAX_BYTES`].
+    pub history_max_bytes: usize,
+    /// Bytes of history one channel keeps; past it that channel's oldest messages are
+    /// dropped. See [`DEFAULT_HISTORY_CHANNEL_MAX_BYTES`].
+    pub history_channel_max_bytes: usize,
     /// Messages queued for one connection before it is closed as a slow consumer (4001).
     pub queue_messages: usize,
     /// Bytes (serialized messages) queued for one connection before it is closed as a
@@ -70,6 +96,9 @@ pub struct HubConfig {
     pub max_subscriptions: usize,
     /// Channels the hub holds at once (error 111 when a new one would pass it).
     pub max_channels: usize,
+    /// Channels created by one client address that may exist at once (error
+    /// `channel_quota_exceeded` beyond it). See [`DEFAULT_MAX_CHANNELS_PER_ADDR`].
+    pub max_channels_per_addr: usize,
     /// Channels a new connection joins when its transport names none (besides `broadcast`).
     pub auto_subscribe: Vec<ChannelName>,
     /// Channels only the server may publish to (its feeds); `broadcast` is always one.
@@ -87,6 +116,8 @@ impl Default for HubConfig {
         Self {
             history_size: DEFAULT_HISTORY_SIZE,
             history_ttl: DEFAULT_HISTORY_TTL,
+            history_max_bytes: DEFAULT_HISTORY_MAX_BYTES,
+            history_channel_max_bytes: DEFAULT_HISTORY_CHANNEL_MAX_BYTES,
             queue_messages: DEFAULT_QUEUE_MESSAGES,
             queue_bytes: DEFAULT_QUEUE_BYTES,
             replay_messages: DEFAULT_REPLAY_MESSAGES,
@@ -95,6 +126,7 @@ impl Default for HubConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             max_channels: DEFAULT_MAX_CHANNELS,
+            max_channels_per_addr: DEFAULT_MAX_CHANNELS_PER_ADDR,
             auto_subscribe: names(&DEFAULT_AUTO_SUBSCRIBE),
             read_only_channels: names(&DEFAULT_READ_ONLY_CHANNELS),
         }
@@ -131,6 +163,28 @@ pub enum HubConfigError {
     QueueBytesBelowMessage {
         /// The configured `queue_bytes`.
         queue_bytes: usize,
+        /// The configured `max_message_bytes`.
+        max_message_bytes: usize,
+    },
+    /// The per-channel history bound is above the hub-wide one.
+    #[error(
+        "`hub.history_channel_max_bytes` ({channel}) is above `hub.history_max_bytes` ({global}): \
+         the per-channel bound could never apply"
+    )]
+    ChannelHistoryAboveGlobal {
+        /// The configured `history_channel_max_bytes`.
+        channel: usize,
+        /// The configured `history_max_bytes`.
+        global: usize,
+    },
+    /// The per-channel history bound cannot hold one message of the largest size.
+    #[error(
+        "`hub.history_channel_max_bytes` ({channel}) is below `hub.max_message_bytes` ({max_message_bytes}): \
+         a message of the largest size accepted could never be kept for resume"
+    )]
+    ChannelHistoryBelowMessage {
+        /// The configured `history_channel_max_bytes`.
+        channel: usize,
         /// The configured `max_message_bytes`.
         max_message_bytes: usize,
     },
@@ -175,6 +229,21 @@ impl HubConfig {
                 self.max_channels,
                 "not even `broadcast` could exist",
             ),
+            (
+                "max_channels_per_addr",
+                self.max_channels_per_addr,
+                "no client could create a channel",
+            ),
+            (
+                "history_max_bytes",
+                self.history_max_bytes,
+                "no message could be kept (use history_size 0 to turn history off)",
+            ),
+            (
+                "history_channel_max_bytes",
+                self.history_channel_max_bytes,
+                "no message could be kept (use history_size 0 to turn history off)",
+            ),
         ];
         for (field, value, why) in nonzero {
             if value == 0 {
@@ -198,6 +267,18 @@ impl HubConfig {
         if self.queue_bytes < self.max_message_bytes {
             return Err(HubConfigError::QueueBytesBelowMessage {
                 queue_bytes: self.queue_bytes,
+                max_message_bytes: self.max_message_bytes,
+            });
+        }
+        if self.history_channel_max_bytes > self.history_max_bytes {
+            return Err(HubConfigError::ChannelHistoryAboveGlobal {
+                channel: self.history_channel_max_bytes,
+                global: self.history_max_bytes,
+            });
+        }
+        if self.history_channel_max_bytes < self.max_message_bytes {
+            return Err(HubConfigError::ChannelHistoryBelowMessage {
+                channel: self.history_channel_max_bytes,
                 max_message_bytes: self.max_message_bytes,
             });
         }
@@ -257,6 +338,34 @@ mod tests {
             invalid(|c| c.rate_limit_burst = 0),
             HubConfigError::ZeroBurst {
                 per_sec: DEFAULT_RATE_LIMIT_PER_SEC
+            }
+        );
+        assert!(matches!(
+            invalid(|c| c.history_max_bytes = 0),
+            HubConfigError::Zero {
+                field: "history_max_bytes",
+                ..
+            }
+        ));
+        assert!(matches!(
+            invalid(|c| c.max_channels_per_addr = 0),
+            HubConfigError::Zero {
+                field: "max_channels_per_addr",
+                ..
+            }
+        ));
+        assert_eq!(
+            invalid(|c| c.history_max_bytes = DEFAULT_HISTORY_CHANNEL_MAX_BYTES - 1),
+            HubConfigError::ChannelHistoryAboveGlobal {
+                channel: DEFAULT_HISTORY_CHANNEL_MAX_BYTES,
+                global: DEFAULT_HISTORY_CHANNEL_MAX_BYTES - 1
+            }
+        );
+        assert_eq!(
+            invalid(|c| c.history_channel_max_bytes = 1000),
+            HubConfigError::ChannelHistoryBelowMessage {
+                channel: 1000,
+                max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES
             }
         );
         #[cfg(target_pointer_width = "64")]

@@ -15,6 +15,10 @@
 //! - A slow reader never grows memory without bound and never delays anyone else: its
 //!   outbox is bounded in messages and bytes, and on overflow the connection is closed
 //!   (close code 4001) so it can reconnect and resume from history.
+//! - What clients make the hub store is bounded: history by count, age, bytes per
+//!   channel and bytes hub-wide (oldest first), channels by a cap and a per-address share;
+//!   a channel with no subscriber and no history is freed, and a recreated one continues
+//!   its `seq`, so an old cursor gets a `gap`, never a silent hole.
 //!
 //! # Layout
 //! - [`config`]: limits and defaults ([`HubConfig`]).

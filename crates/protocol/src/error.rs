@@ -45,6 +45,8 @@ pub enum ErrorCode {
     /// A chat `user` name that is blank or holds control characters (NUL included) or
     /// bidirectional overrides (U+202A–U+202E, U+2066–U+2069).
     InvalidUserName,
+    /// The client's address already created the most channels one address may hold at once.
+    ChannelQuotaExceeded,
     /// The connection or session id is not known (expired, closed, or never existed).
     UnknownConnection,
     /// A second poll arrived while one is still held for the same session.
@@ -74,7 +76,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in numeric order (used by the docs test and `get_stats`).
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingType,
         ErrorCode::UnknownType,
@@ -90,6 +92,7 @@ impl ErrorCode {
         ErrorCode::InvalidSince,
         ErrorCode::RateLimited,
         ErrorCode::InvalidUserName,
+        ErrorCode::ChannelQuotaExceeded,
         ErrorCode::UnknownConnection,
         ErrorCode::ConcurrentPoll,
         ErrorCode::WrongContentType,
@@ -122,6 +125,7 @@ impl ErrorCode {
             ErrorCode::InvalidSince => 112,
             ErrorCode::RateLimited => 113,
             ErrorCode::InvalidUserName => 114,
+            ErrorCode::ChannelQuotaExceeded => 115,
             ErrorCode::UnknownConnection => 200,
             ErrorCode::ConcurrentPoll => 201,
             ErrorCode::WrongContentType => 202,
@@ -155,6 +159,7 @@ impl ErrorCode {
             ErrorCode::InvalidSince => "invalid_since",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::InvalidUserName => "invalid_user_name",
+            ErrorCode::ChannelQuotaExceeded => "channel_quota_exceeded",
             ErrorCode::UnknownConnection => "unknown_connection",
             ErrorCode::ConcurrentPoll => "concurrent_poll",
             ErrorCode::WrongContentType => "wrong_content_type",

@@ -184,7 +184,17 @@ pub struct ServerStats {
     pub errors_out: u64,
     /// Connections closed since start because their outbound queue overflowed (4001).
     pub slow_consumer_disconnects: u64,
-    /// Every channel the hub holds, sorted by name.
+    /// Channels that exist (`channels` lists only the busiest few).
+    #[serde(default)]
+    pub channel_count: u64,
+    /// Messages kept in history, over every channel.
+    #[serde(default)]
+    pub history_messages: u64,
+    /// Bytes counted against the hub's history budget (`--history-max-bytes`).
+    #[serde(default)]
+    pub history_bytes: u64,
+    /// At most 100 channels: those with the most subscribers first (ties by name), then
+    /// others if there is room.
     pub channels: Vec<ChannelStats>,
 }
 
@@ -330,8 +340,10 @@ pub enum ServerMessage {
         id: Option<RequestId>,
         /// When the figures were taken, in milliseconds since the Unix epoch.
         ts: u64,
-        /// Server-wide figures, the same as `GET /api/stats`.
-        server: ServerStats,
+        /// Server-wide figures, the same as `GET /api/stats`. Boxed: the largest payload
+        /// of any message, it would otherwise set the size of every `ServerMessage` (and
+        /// of every future that holds one).
+        server: Box<ServerStats>,
         /// The asking connection's own figures.
         client: ClientStats,
     },

@@ -291,7 +291,7 @@ async fn a_client_close_is_echoed_and_the_connection_forgotten() {
     .await;
     let stats = server.hub().stats();
     assert_eq!(stats.connections.websocket, 0);
-    let room = stats.channels.iter().find(|c| c.name == "room").unwrap();
-    assert_eq!(room.subscribers, 0);
+    // Its only subscriber gone and nothing in history, the channel itself was freed.
+    assert!(stats.channels.iter().all(|c| c.name != "room"), "{stats:?}");
     server.shutdown().await;
 }

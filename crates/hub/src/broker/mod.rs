@@ -22,7 +22,7 @@ use switchboard_protocol::{
     server::{ChannelStats, Member},
 };
 
-pub use memory::MemoryBroker;
+pub use memory::{HISTORY_SWEEP_INTERVAL, MemoryBroker};
 
 use crate::connection::Connection;
 
@@ -72,6 +72,21 @@ pub struct SubscribeOutcome {
     pub new_subscription: bool,
 }
 
+/// The channels in figures, as `stats` reports them: totals over every channel, and the
+/// few with the most subscribers in detail.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChannelSummary {
+    /// Channels that exist right now.
+    pub channels: u64,
+    /// Messages kept in history, over every channel.
+    pub history_messages: u64,
+    /// Bytes counted against the history budget (`history_max_bytes`) right now.
+    pub history_bytes: u64,
+    /// Up to the requested number of channels: those with the most subscribers first
+    /// (ties by name), then, if there is room, channels without subscribers.
+    pub top: Vec<ChannelStats>,
+}
+
 /// Broker failures a client can be told about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrokerError {
@@ -79,6 +94,14 @@ pub enum BrokerError {
     /// number of channels (the value carried); error `too_many_channels` to the client.
     #[error("the hub already holds its maximum of {0} channels")]
     TooManyChannels(usize),
+    /// The channel does not exist yet and the client's address already created the most
+    /// channels one address may have at once (the value carried); error
+    /// `channel_quota_exceeded` to the client.
+    #[error(
+        "this address already created {0} channels that still exist, the most one address may; \
+         channels are freed when they have no subscribers and no history"
+    )]
+    ChannelQuota(usize),
     /// A resume asked for messages after a sequence number the channel has not reached
     /// in the current epoch; error `invalid_since` to the client.
     #[error("since {since} is ahead of channel {channel}'s last sequence number {last}")]
@@ -89,6 +112,15 @@ pub enum BrokerError {
         since: u64,
         /// The channel's actual last sequence number.
         last: u64,
+    },
+    /// A resume from another epoch asked for messages after `u64::MAX`, a position no
+    /// channel can reach; error `invalid_since` to the client.
+    #[error("since {since} is not a position channel {channel} can have reached")]
+    SinceOutOfRange {
+        /// The channel the client tried to resume.
+        channel: ChannelName,
+        /// The sequence number the client asked to resume after.
+        since: u64,
     },
     /// The broker's backing store cannot be reached (a networked broker); the text says
     /// why. Reported to the client as an internal error.
@@ -103,12 +135,14 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     fn epoch(&self) -> &str;
 
     /// Assigns the next `seq` on `channel`, records the message in history and queues it
-    /// (rendered once) for every subscriber.
+    /// (rendered once) for every subscriber. `from` is the publishing connection (`None`
+    /// for the server itself): its id goes in the message, and a channel it creates
+    /// counts against its address's share.
     async fn publish(
         &self,
         channel: &ChannelName,
         body: Body<'_>,
-        from: Option<&str>,
+        from: Option<&Connection>,
     ) -> Result<Published, BrokerError>;
 
     /// Subscribes a connection, queueing `subscribed` (and `gap` and recovered messages)
@@ -121,6 +155,11 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     /// Who is subscribed to `channel` (on this node).
     async fn presence(&self, channel: &ChannelName) -> Vec<Member>;
 
-    /// Per-channel figures.
-    fn channel_stats(&self) -> Vec<ChannelStats>;
+    /// Totals over every channel, and at most `top` channels in detail (most subscribers
+    /// first); never a walk over every channel.
+    fn channel_summary(&self, top: usize) -> ChannelSummary;
+
+    /// Gives back history older than the TTL (and drops channels left unused). The hub
+    /// calls it periodically; it must cost O(1) when nothing is due.
+    fn sweep(&self) {}
 }

@@ -105,7 +105,7 @@ impl Hub {
                     let stats = ServerMessage::Stats {
                         id,
                         ts: now_ms(),
-                        server: self.stats(),
+                        server: Box::new(self.stats()),
                         client: self.client_stats(connection),
                     };
                     self.reply(connection, &stats);
@@ -237,10 +237,9 @@ impl Hub {
         channel: &ChannelName,
         body: Body<'_>,
     ) -> Result<(), ProtocolError> {
-        let from = Some(connection.id().as_str());
         let published = self
             .broker
-            .publish(channel, body, from)
+            .publish(channel, body, Some(connection))
             .await
             .map_err(to_protocol)?;
         if let Some(id) = id {
@@ -259,7 +258,10 @@ impl Hub {
 fn to_protocol(err: BrokerError) -> ProtocolError {
     let code = match err {
         BrokerError::TooManyChannels(_) => ErrorCode::TooManyChannels,
-        BrokerError::SinceAhead { .. } => ErrorCode::InvalidSince,
+        BrokerError::ChannelQuota(_) => ErrorCode::ChannelQuotaExceeded,
+        BrokerError::SinceAhead { .. } | BrokerError::SinceOutOfRange { .. } => {
+            ErrorCode::InvalidSince
+        }
         BrokerError::Unavailable(_) => ErrorCode::Internal,
     };
     ProtocolError::new(code, err.to_string())

@@ -22,7 +22,7 @@ use switchboard_protocol::{
 
 use crate::{
     broker::{Broker, BrokerError, MemoryBroker, Published},
-    config::HubConfig,
+    config::{HubConfig, STATS_TOP_CHANNELS},
     connection::{Connection, Registry},
     delivery::Delivery,
     outbox::Outbox,
@@ -82,15 +82,12 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub with the in-memory broker.
+    /// A hub with the in-memory broker; inside a tokio runtime, it also starts the
+    /// broker's periodic history sweep (see [`MemoryBroker::spawn_sweeper`]).
     pub fn memory(config: HubConfig) -> Arc<Self> {
         let counters = Arc::new(HubCounters::default());
-        let broker = Arc::new(MemoryBroker::new(
-            config.history_size,
-            config.history_ttl,
-            config.max_channels,
-            counters.clone(),
-        ));
+        let broker = Arc::new(MemoryBroker::new(&config, counters.clone()));
+        broker.spawn_sweeper();
         Self::with_broker(config, broker, counters)
     }
 
@@ -324,8 +321,18 @@ impl Hub {
             .cloned()
     }
 
-    /// Server-wide figures.
+    /// Gives back history older than the TTL and drops channels left with neither
+    /// subscribers nor history. The in-memory hub does this by itself every
+    /// [`crate::broker::HISTORY_SWEEP_INTERVAL`]; tests call it to not wait for that.
+    pub fn sweep_history(&self) {
+        self.broker.sweep();
+    }
+
+    /// Server-wide figures: totals over every channel, and the
+    /// [`STATS_TOP_CHANNELS`] channels with the most subscribers in detail (bounded, so
+    /// asking costs the same with 10 channels or 100,000).
     pub fn stats(&self) -> ServerStats {
+        let summary = self.broker.channel_summary(STATS_TOP_CHANNELS);
         ServerStats {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             epoch: self.epoch().to_owned(),
@@ -336,7 +343,10 @@ impl Hub {
             messages_out: self.counters.messages_out.load(Relaxed),
             errors_out: self.counters.errors_out.load(Relaxed),
             slow_consumer_disconnects: self.counters.slow_consumer_disconnects.load(Relaxed),
-            channels: self.broker.channel_stats(),
+            channel_count: summary.channels,
+            history_messages: summary.history_messages,
+            history_bytes: summary.history_bytes,
+            channels: summary.top,
         }
     }
 

@@ -1,125 +1,150 @@
-//! The in-memory broker: one process, every channel in a map, one lock per channel.
+//! The in-memory broker: one process, every channel in a table, one lock per channel.
 //!
 //! Per channel, a publish takes the channel's lock, assigns `seq`, renders the JSON once,
 //! appends it to history and pushes it into every subscriber's outbox (a push never
 //! waits, so the lock is held for microseconds even with thousands of subscribers).
 //! Doing all of that under one lock is what makes per-channel order and gap-free resume
 //! hold under concurrent publishers and subscribers.
+//!
+//! # Memory
+//! - History is bounded per channel (`history_size` messages, `history_channel_max_bytes`
+//!   bytes), by age (`history_ttl`) and hub-wide (`history_max_bytes`, oldest first; see
+//!   [`ledger`]). A resume that asks for what was dropped gets a `gap`.
+//! - A channel with no subscriber and no history is dropped ([`table`]), and recreated on
+//!   next use with its `seq` continuing, so old cursors report a `gap`, never a silent hole.
+//! - Periodic work ([`MemoryBroker::sweep`], every [`HISTORY_SWEEP_INTERVAL`]) looks only
+//!   at the oldest retained message: idle channels cost no CPU.
+//!
+//! # Layout
+//! - `channel`: one channel's state, history bounds and fan-out.
+//! - [`ledger`]: the hub-wide history budget and the oldest-first queue.
+//! - [`table`]: the channels by name, creation limits and dropping.
+//! - [`usage`]: what every history holds together, and the per-message overhead.
+//! - `ranking`: channels by subscriber count, for `stats`.
+//! - `resume`: the gap arithmetic of a resume.
+
+mod channel;
+pub(crate) mod ledger;
+mod ranking;
+mod resume;
+pub(crate) mod table;
+pub(crate) mod usage;
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
-    hash::{Hash, Hasher},
+    collections::HashSet,
+    net::IpAddr,
     sync::{Arc, atomic::Ordering::Relaxed},
     time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
 use switchboard_protocol::{
-    ChannelName, ServerMessage, delivery,
+    BROADCAST_CHANNEL, ChannelName, ServerMessage, delivery,
     delivery::Body,
     now_ms,
-    server::{ChannelStats, GapReason, Member},
+    server::{ChannelStats, Member},
 };
 
-use super::{Broker, BrokerError, Published, SubscribeOutcome, SubscribeRequest};
+use self::{
+    channel::{ChannelCell, ChannelState, HistoryBounds, Retained, Subscriber, member_of},
+    ledger::Ledger,
+    ranking::SubscriberRanking,
+    resume::BadSince,
+    table::ChannelTable,
+};
+use super::{Broker, BrokerError, ChannelSummary, Published, SubscribeOutcome, SubscribeRequest};
 use crate::{
-    connection::{Connection, ConnectionId},
+    config::HubConfig,
+    connection::Connection,
     delivery::{Delivery, Position},
     stats::HubCounters,
 };
+
+/// How often expired history is given back (and channels left unused dropped) when
+/// nothing else triggers it: within a second of the TTL, at the cost of one look at the
+/// oldest retained message per second.
+pub const HISTORY_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A broker that keeps everything in this process.
 #[derive(Debug)]
 pub struct MemoryBroker {
     epoch: String,
-    channels: RwLock<HashMap<ChannelName, Arc<Mutex<ChannelState>>>>,
-    history_size: usize,
+    table: ChannelTable,
+    ledger: Ledger,
+    ranking: SubscriberRanking,
+    bounds: HistoryBounds,
     history_ttl: Duration,
-    max_channels: usize,
     counters: Arc<HubCounters>,
 }
 
-#[derive(Debug)]
-struct ChannelState {
-    name: ChannelName,
-    last_seq: u64,
-    history: VecDeque<(Instant, Arc<Delivery>)>,
-    subscribers: HashSet<Subscriber>,
-}
-
-/// A channel's subscriber, found by its connection's id: a set of these rather than a
-/// map from id keeps each slot 16 bytes instead of 32 (per subscriber per channel, the
-/// largest part of what a subscription costs; see docs/benchmarks.md, idle memory).
-#[derive(Debug)]
-struct Subscriber {
-    connection: Arc<Connection>,
-    presence: bool,
-}
-
-impl PartialEq for Subscriber {
-    fn eq(&self, other: &Self) -> bool {
-        self.connection.id() == other.connection.id()
-    }
-}
-
-impl Eq for Subscriber {}
-
-impl Hash for Subscriber {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // As `str` hashes, so that lookups by `&str` (through `Borrow`) find it.
-        self.connection.id().as_str().hash(state);
-    }
-}
-
-impl std::borrow::Borrow<str> for Subscriber {
-    fn borrow(&self) -> &str {
-        self.connection.id().as_str()
-    }
-}
-
 impl MemoryBroker {
-    /// A broker with a fresh random epoch.
-    pub fn new(
-        history_size: usize,
-        history_ttl: Duration,
-        max_channels: usize,
-        counters: Arc<HubCounters>,
-    ) -> Self {
+    /// A broker with a fresh random epoch and the history and channel limits of `config`.
+    pub fn new(config: &HubConfig, counters: Arc<HubCounters>) -> Self {
         Self {
             epoch: new_epoch(),
-            channels: RwLock::new(HashMap::new()),
-            history_size,
-            history_ttl,
-            max_channels,
+            table: ChannelTable::new(
+                config.max_channels,
+                config.max_channels_per_addr,
+                server_channels(config),
+            ),
+            ledger: Ledger::new(config.history_max_bytes, config.history_ttl),
+            ranking: SubscriberRanking::default(),
+            bounds: HistoryBounds {
+                messages: config.history_size,
+                bytes: config.history_channel_max_bytes,
+            },
+            history_ttl: config.history_ttl,
             counters,
         }
     }
 
-    fn channel(&self, name: &ChannelName) -> Result<Arc<Mutex<ChannelState>>, BrokerError> {
-        if let Some(channel) = self.channels.read().get(name) {
-            return Ok(channel.clone());
-        }
-        let mut channels = self.channels.write();
-        if let Some(channel) = channels.get(name) {
-            return Ok(channel.clone());
-        }
-        if channels.len() >= self.max_channels {
-            return Err(BrokerError::TooManyChannels(self.max_channels));
-        }
-        let channel = Arc::new(Mutex::new(ChannelState {
-            name: name.clone(),
-            last_seq: 0,
-            history: VecDeque::new(),
-            subscribers: HashSet::new(),
-        }));
-        channels.insert(name.clone(), channel.clone());
-        Ok(channel)
+    /// Runs [`MemoryBroker::sweep`] every [`HISTORY_SWEEP_INTERVAL`] on the current tokio
+    /// runtime (none: nothing is started, and expiry happens on publish and subscribe
+    /// only). The task ends when the broker is dropped.
+    pub fn spawn_sweeper(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let broker = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(HISTORY_SWEEP_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(broker) = broker.upgrade() else {
+                    break;
+                };
+                broker.sweep();
+            }
+        });
     }
 
-    fn existing(&self, name: &ChannelName) -> Option<Arc<Mutex<ChannelState>>> {
-        self.channels.read().get(name).cloned()
+    /// Runs `work` on the live channel `name` (created for `creator` if needed) under its
+    /// lock, looking the name up again if the channel was dropped in between.
+    fn with_channel<R>(
+        &self,
+        name: &ChannelName,
+        creator: Option<IpAddr>,
+        mut work: impl FnMut(&mut ChannelState) -> R,
+    ) -> Result<(Arc<ChannelCell>, R), BrokerError> {
+        loop {
+            let channel = self.table.get_or_create(name, creator)?;
+            let mut state = channel.lock();
+            if state.dropped {
+                continue;
+            }
+            let result = work(&mut state);
+            drop(state);
+            return Ok((channel, result));
+        }
+    }
+
+    /// Drops each channel that is (still) unused.
+    fn drop_unused(&self, channels: Vec<Arc<ChannelCell>>) {
+        for channel in channels {
+            self.table.drop_if_unused(&channel);
+        }
     }
 }
 
@@ -129,59 +154,19 @@ fn new_epoch() -> String {
     format!("{:012x}", (random >> 80) as u64)
 }
 
-impl ChannelState {
-    fn expire(&mut self, ttl: Duration) {
-        let now = Instant::now();
-        while let Some((at, _)) = self.history.front() {
-            if now.duration_since(*at) <= ttl {
-                break;
-            }
-            self.history.pop_front();
-        }
-    }
-
-    /// Queues `delivery` for every subscriber; returns how many took it.
-    fn fan_out(
-        &self,
-        delivery: &Arc<Delivery>,
-        only_presence: bool,
-        skip: Option<&ConnectionId>,
-    ) -> usize {
-        let mut delivered = 0;
-        for subscriber in &self.subscribers {
-            if (only_presence && !subscriber.presence)
-                || skip.is_some_and(|id| id == subscriber.connection.id())
-            {
-                continue;
-            }
-            if subscriber.connection.send(delivery.clone()) == crate::Push::Queued {
-                delivered += 1;
-            }
-        }
-        delivered
-    }
-
-    fn presence_event(&self, connection: &Connection, joined: bool, counters: &HubCounters) {
-        if !self.subscribers.iter().any(|s| s.presence) {
-            return;
-        }
-        let member = member_of(connection);
-        let json = delivery::render_presence_event(&self.name, now_ms(), &member, joined);
-        let event = Arc::new(Delivery {
-            kind: if joined { "join" } else { "leave" },
-            position: None,
-            json: Bytes::from(json),
-        });
-        let delivered = self.fan_out(&event, true, Some(connection.id()));
-        counters.messages_out.fetch_add(delivered as u64, Relaxed);
-    }
+/// The channels the server names itself: `broadcast`, the auto-subscribe list and the
+/// read-only (feed) channels.
+fn server_channels(config: &HubConfig) -> HashSet<ChannelName> {
+    let broadcast = ChannelName::new(BROADCAST_CHANNEL).ok();
+    broadcast
+        .into_iter()
+        .chain(config.auto_subscribe.iter().cloned())
+        .chain(config.read_only_channels.iter().cloned())
+        .collect()
 }
 
-fn member_of(connection: &Connection) -> Member {
-    Member {
-        connection_id: connection.id().to_string(),
-        transport: connection.transport(),
-    }
+fn creator_of(connection: &Connection) -> Option<IpAddr> {
+    connection.remote().map(|address| address.ip())
 }
 
 #[async_trait]
@@ -194,139 +179,158 @@ impl Broker for MemoryBroker {
         &self,
         channel: &ChannelName,
         body: Body<'_>,
-        from: Option<&str>,
+        from: Option<&Connection>,
     ) -> Result<Published, BrokerError> {
-        let channel = self.channel(channel)?;
-        let mut state = channel.lock();
-        state.last_seq += 1;
-        let seq = state.last_seq;
-        let ts = now_ms();
-        let json = delivery::render_channel_message(&state.name, seq, ts, body, from);
-        let message = Arc::new(Delivery {
-            kind: body.kind(),
-            position: Some(Position {
-                channel: state.name.clone(),
-                seq,
-            }),
-            json: Bytes::from(json),
-        });
-        if self.history_size > 0 {
-            if state.history.len() >= self.history_size {
-                state.history.pop_front();
-            }
-            state.history.push_back((Instant::now(), message.clone()));
-        }
-        state.expire(self.history_ttl);
-        let delivered = state.fan_out(&message, false, None);
-        drop(state);
+        let sender = from.map(|connection| connection.id().as_str());
+        let now = Instant::now();
+        let (channel, (seq, ts, delivered, kept, unused)) =
+            self.with_channel(channel, from.and_then(creator_of), |state| {
+                state.last_seq += 1;
+                let seq = state.last_seq;
+                let ts = now_ms();
+                let mut json = delivery::render_channel_message(&state.name, seq, ts, body, sender);
+                // History counts `len` bytes: make that what the allocation holds.
+                json.shrink_to_fit();
+                let message = Arc::new(Delivery {
+                    kind: body.kind(),
+                    position: Some(Position {
+                        channel: state.name.clone(),
+                        seq,
+                    }),
+                    json: Bytes::from(json),
+                });
+                if self.bounds.messages > 0 {
+                    let retained = Retained {
+                        at: now,
+                        seq,
+                        message: message.clone(),
+                    };
+                    state.retain(retained, self.bounds, self.ledger.usage());
+                }
+                let kept = state.history.back().is_some_and(|r| r.seq == seq);
+                let delivered = state.fan_out(&message, false, None);
+                (seq, ts, delivered, kept, state.is_unused())
+            })?;
         self.counters
             .messages_out
             .fetch_add(delivered as u64, Relaxed);
+        let mut emptied = Vec::new();
+        if kept {
+            self.ledger.record(&channel, seq, now, &mut emptied);
+        }
+        if unused {
+            emptied.push(channel);
+        }
+        self.drop_unused(emptied);
         Ok(Published { seq, ts, delivered })
     }
 
     async fn subscribe(&self, request: SubscribeRequest) -> Result<SubscribeOutcome, BrokerError> {
-        let channel = self.channel(&request.channel)?;
-        let mut state = channel.lock();
-        state.expire(self.history_ttl);
-        let last_seq = state.last_seq;
-        let epoch_changed = request.epoch.as_deref().is_some_and(|e| e != self.epoch);
-
-        // What to recover, from which seq, and what is lost.
-        // What is lost, in the order the client should hear it: first that its epoch is
-        // gone (if it is), then any hole in what this epoch's history still holds.
-        let mut gaps: Vec<(u64, Option<u64>, GapReason)> = Vec::new();
-        let recover_after = match request.since {
-            None => None,
-            Some(since) if epoch_changed => {
-                gaps.push((since + 1, None, GapReason::EpochChanged));
-                Some(0)
-            }
-            Some(since) if since > last_seq => {
-                return Err(BrokerError::SinceAhead {
-                    channel: request.channel,
-                    since,
-                    last: last_seq,
-                });
-            }
-            Some(since) => Some(since),
-        };
-        let mut missed: Vec<Arc<Delivery>> = Vec::new();
-        if let Some(after) = recover_after {
-            let first_kept = state
-                .history
-                .front()
-                .and_then(|(_, d)| d.position.as_ref().map(|p| p.seq))
-                .unwrap_or(last_seq + 1);
-            if after + 1 < first_kept {
-                gaps.push((after + 1, Some(first_kept - 1), GapReason::HistoryExceeded));
-            }
-            missed.extend(
-                state
-                    .history
-                    .iter()
-                    .filter(|(_, d)| d.position.as_ref().is_some_and(|p| p.seq > after))
-                    .map(|(_, d)| d.clone()),
-            );
-        }
-        let resumed = request.since.is_some() && gaps.is_empty();
         let connection = &request.connection;
+        let epoch_changed = request.epoch.as_deref().is_some_and(|e| e != self.epoch);
+        let now = Instant::now();
+        let (channel, outcome) =
+            self.with_channel(&request.channel, creator_of(connection), |state| {
+                state.expire(now, self.history_ttl, self.ledger.usage());
+                let last_seq = state.last_seq;
+                let plan = resume::plan(request.since, epoch_changed, last_seq, state.first_kept())
+                    .map_err(|bad| {
+                        let (channel, since) =
+                            (request.channel.clone(), request.since.unwrap_or_default());
+                        match bad {
+                            BadSince::Ahead => BrokerError::SinceAhead {
+                                channel,
+                                since,
+                                last: last_seq,
+                            },
+                            BadSince::OutOfRange => BrokerError::SinceOutOfRange { channel, since },
+                        }
+                    })?;
+                let missed: Vec<Arc<Delivery>> = match plan.replay_after {
+                    None => Vec::new(),
+                    Some(after) => state
+                        .history
+                        .iter()
+                        .skip_while(|r| r.seq <= after)
+                        .map(|r| r.message.clone())
+                        .collect(),
+                };
+                let resumed = request.since.is_some() && plan.gaps.is_empty();
+                let subscribed = ServerMessage::Subscribed {
+                    id: request.id.clone(),
+                    channel: request.channel.to_string(),
+                    epoch: self.epoch.clone(),
+                    seq: last_seq,
+                    resumed,
+                    recovered: missed.len() as u64,
+                };
+                let mut sent =
+                    u64::from(connection.send(Delivery::reply(&subscribed)) == crate::Push::Queued);
+                for (from, to, reason) in plan.gaps {
+                    let gap = ServerMessage::Gap {
+                        channel: request.channel.to_string(),
+                        epoch: self.epoch.clone(),
+                        from,
+                        to,
+                        reason,
+                    };
+                    sent +=
+                        u64::from(connection.send(Delivery::reply(&gap)) == crate::Push::Queued);
+                }
+                for delivery in &missed {
+                    sent +=
+                        u64::from(connection.send_replay(delivery.clone()) == crate::Push::Queued);
+                }
+                self.counters.messages_out.fetch_add(sent, Relaxed);
 
-        let subscribed = ServerMessage::Subscribed {
-            id: request.id.clone(),
-            channel: request.channel.to_string(),
-            epoch: self.epoch.clone(),
-            seq: last_seq,
-            resumed,
-            recovered: missed.len() as u64,
-        };
-        let mut sent =
-            u64::from(connection.send(Delivery::reply(&subscribed)) == crate::Push::Queued);
-        for (from, to, reason) in gaps {
-            let gap = ServerMessage::Gap {
-                channel: request.channel.to_string(),
-                epoch: self.epoch.clone(),
-                from,
-                to,
-                reason,
-            };
-            sent += u64::from(connection.send(Delivery::reply(&gap)) == crate::Push::Queued);
+                let before = state.subscribers.len();
+                let new_subscription = !state.subscribers.contains(connection.id().as_str());
+                if new_subscription {
+                    state.presence_event(connection, true, &self.counters);
+                }
+                state.subscribers.replace(Subscriber {
+                    connection: connection.clone(),
+                    presence: request.presence,
+                });
+                self.ranking
+                    .moved(&state.name, before, state.subscribers.len());
+                Ok(SubscribeOutcome {
+                    last_seq,
+                    resumed,
+                    recovered: missed.len() as u64,
+                    new_subscription,
+                })
+            })?;
+        if outcome.is_err() {
+            // A refused resume may have created the channel, or emptied it by expiry.
+            self.drop_unused(vec![channel]);
         }
-        for delivery in &missed {
-            sent += u64::from(connection.send_replay(delivery.clone()) == crate::Push::Queued);
-        }
-        self.counters.messages_out.fetch_add(sent, Relaxed);
-
-        let new_subscription = !state.subscribers.contains(connection.id().as_str());
-        if new_subscription {
-            state.presence_event(connection, true, &self.counters);
-        }
-        state.subscribers.replace(Subscriber {
-            connection: connection.clone(),
-            presence: request.presence,
-        });
-        Ok(SubscribeOutcome {
-            last_seq,
-            resumed,
-            recovered: missed.len() as u64,
-            new_subscription,
-        })
+        outcome
     }
 
     async fn unsubscribe(&self, channel: &ChannelName, connection: &Connection) -> bool {
-        let Some(channel) = self.existing(channel) else {
+        let Some(channel) = self.table.get(channel) else {
             return false;
         };
-        let mut state = channel.lock();
-        let removed = state.subscribers.remove(connection.id().as_str());
-        if removed {
-            state.presence_event(connection, false, &self.counters);
+        let (removed, unused) = {
+            let mut state = channel.lock();
+            let before = state.subscribers.len();
+            let removed = state.subscribers.remove(connection.id().as_str());
+            if removed {
+                state.presence_event(connection, false, &self.counters);
+                self.ranking
+                    .moved(&state.name, before, state.subscribers.len());
+            }
+            (removed, !state.dropped && state.is_unused())
+        };
+        if unused {
+            self.drop_unused(vec![channel]);
         }
         removed
     }
 
     async fn presence(&self, channel: &ChannelName) -> Vec<Member> {
-        let Some(channel) = self.existing(channel) else {
+        let Some(channel) = self.table.get(channel) else {
             return Vec::new();
         };
         let state = channel.lock();
@@ -339,13 +343,23 @@ impl Broker for MemoryBroker {
         members
     }
 
-    fn channel_stats(&self) -> Vec<ChannelStats> {
-        let channels: Vec<_> = self.channels.read().values().cloned().collect();
-        let mut stats: Vec<ChannelStats> = channels
+    fn channel_summary(&self, top: usize) -> ChannelSummary {
+        let ranked = self.ranking.top(top);
+        let mut channels: Vec<Arc<ChannelCell>> = ranked
+            .iter()
+            .filter_map(|name| self.table.get(name))
+            .collect();
+        if channels.len() < top {
+            let listed: HashSet<&ChannelName> = ranked.iter().collect();
+            channels.extend(
+                self.table
+                    .some(top - channels.len(), |name| listed.contains(name)),
+            );
+        }
+        let mut listed: Vec<ChannelStats> = channels
             .iter()
             .map(|channel| {
-                let mut state = channel.lock();
-                state.expire(self.history_ttl);
+                let state = channel.lock();
                 ChannelStats {
                     name: state.name.to_string(),
                     subscribers: state.subscribers.len() as u64,
@@ -354,8 +368,23 @@ impl Broker for MemoryBroker {
                 }
             })
             .collect();
-        stats.sort_by(|a, b| a.name.cmp(&b.name));
-        stats
+        listed.sort_by(|a, b| {
+            b.subscribers
+                .cmp(&a.subscribers)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        ChannelSummary {
+            channels: self.table.len() as u64,
+            history_messages: self.ledger.retained_messages() as u64,
+            history_bytes: self.ledger.charged_bytes() as u64,
+            top: listed,
+        }
+    }
+
+    fn sweep(&self) {
+        let mut emptied = Vec::new();
+        self.ledger.sweep(Instant::now(), &mut emptied);
+        self.drop_unused(emptied);
     }
 }
 

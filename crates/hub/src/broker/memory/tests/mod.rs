@@ -1,6 +1,10 @@
 //! Unit tests of the in-memory broker, driven through the [`Hub`] facade with no sockets:
 //! order, resume, gaps (history size and TTL), epoch changes, `since` ahead, and the
-//! channel and subscription limits.
+//! channel and subscription limits; the history budget in `budget`, dropping and
+//! recreating channels in `lifecycle`.
+
+mod budget;
+mod lifecycle;
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,14 +13,14 @@ use switchboard_protocol::{ChannelName, server::Transport};
 
 use crate::{Connection, Hub, HubConfig};
 
-fn hub_with(configure: impl FnOnce(&mut HubConfig)) -> Arc<Hub> {
+pub(super) fn hub_with(configure: impl FnOnce(&mut HubConfig)) -> Arc<Hub> {
     let mut config = HubConfig::default();
     configure(&mut config);
     Hub::memory(config)
 }
 
 /// Everything queued to `connection` so far, parsed.
-fn drain(connection: &Connection) -> Vec<Value> {
+pub(super) fn drain(connection: &Connection) -> Vec<Value> {
     let mut batch = Vec::new();
     connection.outbox().drain_into(&mut batch, usize::MAX);
     batch
@@ -25,11 +29,11 @@ fn drain(connection: &Connection) -> Vec<Value> {
         .collect()
 }
 
-async fn send(hub: &Hub, connection: &Arc<Connection>, message: Value) {
+pub(super) async fn send(hub: &Hub, connection: &Arc<Connection>, message: Value) {
     hub.handle_text(connection, &message.to_string()).await;
 }
 
-async fn publish_n(hub: &Hub, channel: &str, count: u64) {
+pub(super) async fn publish_n(hub: &Hub, channel: &str, count: u64) {
     let channel = ChannelName::new(channel).unwrap();
     for n in 1..=count {
         let data = serde_json::value::to_raw_value(&json!(n)).unwrap();
@@ -37,7 +41,7 @@ async fn publish_n(hub: &Hub, channel: &str, count: u64) {
     }
 }
 
-fn seqs(messages: &[Value]) -> Vec<u64> {
+pub(super) fn seqs(messages: &[Value]) -> Vec<u64> {
     messages.iter().filter_map(|m| m["seq"].as_u64()).collect()
 }
 
@@ -112,13 +116,22 @@ async fn a_gap_beyond_the_history_size_is_reported_before_what_is_kept() {
 }
 
 #[tokio::test]
-async fn history_older_than_the_ttl_is_gone() {
+async fn history_older_than_the_ttl_is_gone_and_so_is_its_unused_channel() {
     let hub = hub_with(|c| c.history_ttl = Duration::from_millis(30));
     publish_n(&hub, "c", 3).await;
     std::thread::sleep(Duration::from_millis(60));
+    hub.sweep_history();
     let stats = hub.stats();
-    let channel = stats.channels.iter().find(|c| c.name == "c").unwrap();
-    assert_eq!((channel.last_seq, channel.history), (3, 0));
+    assert!(stats.channels.iter().all(|c| c.name != "c"), "dropped");
+    assert_eq!(
+        (
+            stats.channel_count,
+            stats.history_messages,
+            stats.history_bytes
+        ),
+        (0, 0, 0)
+    );
+    // Recreated on resume, it continues after seq 3: the old messages are a gap.
     let late = hub.connect(Transport::Websocket, None);
     send(
         &hub,
@@ -134,6 +147,28 @@ async fn history_older_than_the_ttl_is_gone() {
         (json!(1), json!(3))
     );
     assert_eq!(messages.len(), 2);
+}
+
+#[tokio::test]
+async fn a_subscribe_expires_old_history_without_waiting_for_the_sweep() {
+    let hub = hub_with(|c| c.history_ttl = Duration::from_millis(30));
+    let keeper = hub.connect(Transport::Websocket, None);
+    send(&hub, &keeper, json!({"type": "subscribe", "channel": "c"})).await;
+    publish_n(&hub, "c", 3).await;
+    std::thread::sleep(Duration::from_millis(60));
+    let late = hub.connect(Transport::Websocket, None);
+    send(
+        &hub,
+        &late,
+        json!({"type": "subscribe", "channel": "c", "since": 1}),
+    )
+    .await;
+    let messages = drain(&late);
+    assert_eq!(messages[0]["recovered"], 0);
+    assert_eq!(
+        (messages[1]["from"].clone(), messages[1]["to"].clone()),
+        (json!(2), json!(3))
+    );
 }
 
 #[tokio::test]
