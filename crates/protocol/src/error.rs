@@ -54,15 +54,21 @@ pub enum ErrorCode {
     FrameTooLarge,
     /// The request body is larger than the limit.
     BodyTooLarge,
+    /// The client's address holds the maximum number of open connections.
+    TooManyConnections,
+    /// The request body did not arrive in full within the body timeout.
+    RequestTimeout,
     /// The server is shutting down.
     ShuttingDown,
     /// Something went wrong inside the server; the message says what.
     Internal,
+    /// The server holds the maximum number of open connections.
+    ServerFull,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order (used by the docs test and `get_stats`).
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingType,
         ErrorCode::UnknownType,
@@ -84,8 +90,11 @@ impl ErrorCode {
         ErrorCode::TransportDisabled,
         ErrorCode::FrameTooLarge,
         ErrorCode::BodyTooLarge,
+        ErrorCode::TooManyConnections,
+        ErrorCode::RequestTimeout,
         ErrorCode::ShuttingDown,
         ErrorCode::Internal,
+        ErrorCode::ServerFull,
     ];
 
     /// The number sent as `code`.
@@ -112,8 +121,11 @@ impl ErrorCode {
             ErrorCode::TransportDisabled => 204,
             ErrorCode::FrameTooLarge => 205,
             ErrorCode::BodyTooLarge => 206,
+            ErrorCode::TooManyConnections => 207,
+            ErrorCode::RequestTimeout => 208,
             ErrorCode::ShuttingDown => 300,
             ErrorCode::Internal => 301,
+            ErrorCode::ServerFull => 302,
         }
     }
 
@@ -141,8 +153,11 @@ impl ErrorCode {
             ErrorCode::TransportDisabled => "transport_disabled",
             ErrorCode::FrameTooLarge => "frame_too_large",
             ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::TooManyConnections => "too_many_connections",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
+            ErrorCode::ServerFull => "server_full",
         }
     }
 

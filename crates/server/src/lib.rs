@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`config`]: every limit and interval, per transport, with its default.
 //! - [`server`]: [`Server::start`] binds the listeners; [`Server::shutdown`] stops them gracefully.
+//! - [`edge`]: what every accepted socket goes through first: connection caps, the HTTP
+//!   accept loop and its header, keep-alive, body and write timeouts.
 //! - [`app`]: [`AppState`](app::AppState), what every handler shares (imports no handler).
 //! - [`routes`]: the HTTP routes.
 //! - [`api`]: `GET /healthz` and `GET /api/stats`.
@@ -17,6 +19,7 @@ pub mod academy;
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod edge;
 pub mod routes;
 pub mod server;
 pub mod transports;
