@@ -1,4 +1,4 @@
-//! [`BurstLog`]: at most one log line per burst of the same event (accept errors,
+//! [`BurstLog`]: at most one log line a second for a repeated event (accept errors,
 //! refused connections), with a count of what it left out, so a flood cannot flood the log.
 
 use std::time::{Duration, Instant};

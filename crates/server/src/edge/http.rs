@@ -7,9 +7,10 @@
 //!   [`OVER_CAP_ANSWERS`] at a time: `GET /healthz` gets its real answer (so a load
 //!   balancer sees a full server as alive, not dead), anything else 503 + 302
 //!   (`server_full`) or 429 + 207 (`too_many_connections`), then the socket is closed.
-//!   Past that reserve a refused socket is closed unanswered.
+//!   Past that reserve a refused socket is closed unanswered. A refused connection gets
+//!   [`OVER_CAP_HEADER_TIMEOUT`] for its head and no keep-alive, so the reserve turns over.
 //! - A failed `accept` (out of file descriptors, say) never spins: the loop waits
-//!   [`ACCEPT_ERROR_BACKOFF`] and logs once per burst.
+//!   [`ACCEPT_ERROR_BACKOFF`] and logs at most once a second.
 //! - Handlers see `ConnectInfo<SocketAddr>` as with `axum::serve`; sockets keep
 //!   `TCP_NODELAY`; WebSocket upgrades work as before (the socket, with its slot, moves
 //!   into the WebSocket session, so the connection counts until the WebSocket ends).
@@ -46,6 +47,11 @@ use crate::{
     transports::http_error::error_response,
 };
 
+/// A connection over a cap gets this long (or the header timeout, if shorter) for its
+/// request head: a health check sends its head at once, and a client that drips one
+/// should not hold a place in the small reserve of answered refusals.
+const OVER_CAP_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// After a failed `accept` wait this long before the next, so the loop does not spin
 /// while the condition (no file descriptors left, say) lasts.
 pub(crate) const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
@@ -62,6 +68,10 @@ pub(crate) async fn serve(
     let over_cap = Arc::new(Semaphore::new(OVER_CAP_ANSWERS));
     let accept_errors = BurstLog::default();
     let refusals = BurstLog::default();
+    let over_cap_config = Arc::new(ConnectionsConfig {
+        http_header_timeout: config.http_header_timeout.min(OVER_CAP_HEADER_TIMEOUT),
+        ..config.clone()
+    });
     let config = Arc::new(config);
     loop {
         let accepted = tokio::select! {
@@ -103,7 +113,7 @@ pub(crate) async fn serve(
                 };
                 let stream = EdgeStream::new(stream, None);
                 let service = refused_service(router.clone(), remote, refusal, &config);
-                let (config, shutdown) = (config.clone(), shutdown.clone());
+                let (config, shutdown) = (over_cap_config.clone(), shutdown.clone());
                 connections.spawn(async move {
                     serve_connection(stream, service, config, false, shutdown).await;
                     drop(permit);
