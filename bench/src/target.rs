@@ -117,6 +117,9 @@ impl ServerProcess {
                     ])
                     // Every listener on a free port (raw TCP defaults to 1234).
                     .args(["--tcp-port", "0"])
+                    // Every benchmark client dials from 127.0.0.1: the idle scenario
+                    // alone opens 10,000 connections from it.
+                    .args(["--max-connections-per-addr", "0"])
                     .args(&programs.switchboard_args);
                 command
             }

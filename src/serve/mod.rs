@@ -8,7 +8,7 @@
 //! variable with the default `--help` shows (a test holds them together).
 //!
 //! # Layout
-//! - [`server`]: the HTTP listener, the hub's limits, shutdown.
+//! - [`server`]: the HTTP listener, connection caps and HTTP timeouts, the hub's limits, shutdown.
 //! - [`transports`]: WebSocket, Server-Sent Events, polling, raw TCP.
 //! - [`feeds`]: the clock, metrics and weather feeds, the connection simulator.
 //! - [`security`]: allowed origins and hosts, the session-token key.
@@ -32,6 +32,8 @@ use switchboard_server::{Server, ServerConfig};
 pub(crate) struct ServeArgs {
     #[command(flatten)]
     http: server::HttpArgs,
+    #[command(flatten)]
+    connections: server::ConnectionArgs,
     #[command(flatten)]
     hub: server::HubArgs,
     #[command(flatten)]
@@ -61,6 +63,7 @@ impl ServeArgs {
         let (shutdown_drain, shutdown_grace) = self.shutdown.into_durations();
         ServerConfig {
             http: self.http.into_addr(),
+            connections: self.connections.into_config(),
             hub: self.hub.into_config(),
             ws: self.ws.into_config(),
             sse: self.sse.into_config(),

@@ -1,5 +1,5 @@
-//! `serve` flag sections for the server itself: the HTTP listener, the hub's limits and
-//! shutdown. Every default is the named constant from `switchboard_server::config` or
+//! `serve` flag sections for the server itself: the HTTP listener, connection caps and
+//! HTTP timeouts, the hub's limits and shutdown. Every default is the named constant from `switchboard_server::config` or
 //! `switchboard_hub::config`, written nowhere else.
 
 use std::net::{IpAddr, SocketAddr};
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use switchboard_hub::{HubConfig, config as hub};
-use switchboard_server::config as server;
+use switchboard_server::config::{self as server, ConnectionsConfig};
 
 use super::values::{ChannelList, HumanDuration};
 
@@ -26,6 +26,43 @@ pub(crate) struct HttpArgs {
 impl HttpArgs {
     pub(super) fn into_addr(self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
+    }
+}
+
+/// Connection caps (every listener) and HTTP timeouts.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connections")]
+pub(crate) struct ConnectionArgs {
+    /// Open connections at most, HTTP (with WebSockets and event streams) and raw TCP together; more get 503 (TCP: error 302).
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Open connections one client address may hold (0: no cap, e.g. behind a reverse proxy); more get 429 (TCP: error 207).
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS_PER_ADDR", default_value_t = server::DEFAULT_MAX_CONNECTIONS_PER_ADDR)]
+    max_connections_per_addr: usize,
+    /// A new HTTP connection must send its first request head within this.
+    #[arg(long, env = "SWITCHBOARD_HTTP_HEADER_TIMEOUT", default_value_t = HumanDuration(server::DEFAULT_HTTP_HEADER_TIMEOUT))]
+    http_header_timeout: HumanDuration,
+    /// An idle persistent HTTP connection must send its next request head within this of its last response.
+    #[arg(long, env = "SWITCHBOARD_HTTP_KEEPALIVE_TIMEOUT", default_value_t = HumanDuration(server::DEFAULT_HTTP_KEEPALIVE_TIMEOUT))]
+    http_keepalive_timeout: HumanDuration,
+    /// A request body must arrive in full within this of its head (else 408).
+    #[arg(long, env = "SWITCHBOARD_HTTP_BODY_TIMEOUT", default_value_t = HumanDuration(server::DEFAULT_HTTP_BODY_TIMEOUT))]
+    http_body_timeout: HumanDuration,
+    /// An HTTP response or event stream the client takes nothing of for this long is cut.
+    #[arg(long, env = "SWITCHBOARD_HTTP_WRITE_TIMEOUT", default_value_t = HumanDuration(server::DEFAULT_HTTP_WRITE_TIMEOUT))]
+    http_write_timeout: HumanDuration,
+}
+
+impl ConnectionArgs {
+    pub(super) fn into_config(self) -> ConnectionsConfig {
+        ConnectionsConfig {
+            max: self.max_connections,
+            max_per_addr: self.max_connections_per_addr,
+            http_header_timeout: self.http_header_timeout.into(),
+            http_keepalive_timeout: self.http_keepalive_timeout.into(),
+            http_body_timeout: self.http_body_timeout.into(),
+            http_write_timeout: self.http_write_timeout.into(),
+        }
     }
 }
 

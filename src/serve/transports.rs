@@ -95,6 +95,9 @@ pub(crate) struct PollArgs {
     /// Messages per poll response at most (at least 1).
     #[arg(long, env = "SWITCHBOARD_POLL_MAX_BATCH", default_value_t = server::DEFAULT_POLL_MAX_BATCH)]
     poll_max_batch: usize,
+    /// Bytes of messages per poll response at most; the rest waits for the next poll (a larger single message goes alone).
+    #[arg(long, env = "SWITCHBOARD_POLL_MAX_RESPONSE_BYTES", default_value_t = server::DEFAULT_POLL_MAX_RESPONSE_BYTES)]
+    poll_max_response_bytes: usize,
 }
 
 impl PollArgs {
@@ -107,6 +110,7 @@ impl PollArgs {
             max_sessions_per_addr: self.poll_max_sessions_per_addr,
             max_body_bytes: self.poll_max_body_bytes,
             max_batch: self.poll_max_batch,
+            max_response_bytes: self.poll_max_response_bytes,
         }
     }
 }

@@ -61,10 +61,16 @@ pub enum ErrorCode {
     FrameTooLarge,
     /// The request body is larger than the limit.
     BodyTooLarge,
+    /// The client's address holds the maximum number of open connections.
+    TooManyConnections,
+    /// The request body did not arrive in full within the body timeout.
+    RequestTimeout,
     /// The server is shutting down.
     ShuttingDown,
     /// Something went wrong inside the server; the message says what.
     Internal,
+    /// The server holds the maximum number of open connections.
+    ServerFull,
     /// An SSE or polling request without the session's `session_token`, or with one that
     /// the server did not issue for that session (a `connection_id` is public and grants nothing).
     InvalidSessionToken,
@@ -76,7 +82,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in numeric order (used by the docs test and `get_stats`).
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingType,
         ErrorCode::UnknownType,
@@ -100,8 +106,11 @@ impl ErrorCode {
         ErrorCode::TransportDisabled,
         ErrorCode::FrameTooLarge,
         ErrorCode::BodyTooLarge,
+        ErrorCode::TooManyConnections,
+        ErrorCode::RequestTimeout,
         ErrorCode::ShuttingDown,
         ErrorCode::Internal,
+        ErrorCode::ServerFull,
         ErrorCode::InvalidSessionToken,
         ErrorCode::OriginNotAllowed,
         ErrorCode::HostNotAllowed,
@@ -133,8 +142,11 @@ impl ErrorCode {
             ErrorCode::TransportDisabled => 204,
             ErrorCode::FrameTooLarge => 205,
             ErrorCode::BodyTooLarge => 206,
+            ErrorCode::TooManyConnections => 207,
+            ErrorCode::RequestTimeout => 208,
             ErrorCode::ShuttingDown => 300,
             ErrorCode::Internal => 301,
+            ErrorCode::ServerFull => 302,
             ErrorCode::InvalidSessionToken => 400,
             ErrorCode::OriginNotAllowed => 401,
             ErrorCode::HostNotAllowed => 402,
@@ -167,8 +179,11 @@ impl ErrorCode {
             ErrorCode::TransportDisabled => "transport_disabled",
             ErrorCode::FrameTooLarge => "frame_too_large",
             ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::TooManyConnections => "too_many_connections",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
+            ErrorCode::ServerFull => "server_full",
             ErrorCode::InvalidSessionToken => "invalid_session_token",
             ErrorCode::OriginNotAllowed => "origin_not_allowed",
             ErrorCode::HostNotAllowed => "host_not_allowed",

@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`config`]: every limit and interval, per transport, with its default.
 //! - [`server`]: [`Server::start`] binds the listeners; [`Server::shutdown`] stops them gracefully.
+//! - [`edge`]: what every accepted socket goes through first: connection caps, the HTTP
+//!   accept loop and its header, keep-alive, body and write timeouts.
 //! - [`app`]: [`AppState`](app::AppState), what every handler shares (imports no handler).
 //! - [`routes`]: the HTTP routes, each group behind its guard.
 //! - [`security`]: session tokens, allowed origins and hosts, and the guard that applies them.
@@ -18,6 +20,7 @@ pub mod academy;
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod edge;
 pub mod routes;
 pub mod security;
 pub mod server;

@@ -3,11 +3,11 @@
 //! Shutdown order: fail `/healthz` for `shutdown_drain` while still serving, stop accepting, close every connection with 1001 after flushing what
 //! is queued to it, then wait (bounded by `shutdown_grace`) for connection tasks to end.
 //! The raw TCP listener, its connections and the feeds run as tasks on the same tracker
-//! and stop on the same token.
+//! and stop on the same token. Both listeners count their connections against the same
+//! caps ([`crate::edge::admission`]); the HTTP accept loop is [`crate::edge::http`].
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::serve::ListenerExt;
 use switchboard_hub::{Broker, Hub, stats::HubCounters};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -15,6 +15,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     app::AppState,
     config::{ConfigError, ServerConfig},
+    edge::{admission::Admission, http},
     routes::router,
     transports::tcp,
 };
@@ -37,6 +38,7 @@ pub struct Server {
     http_addr: SocketAddr,
     tcp_addr: Option<SocketAddr>,
     hub: Arc<Hub>,
+    admission: Admission,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     http_task: JoinHandle<()>,
@@ -100,6 +102,8 @@ impl Server {
         let tasks = TaskTracker::new();
         let grace = config.shutdown_grace;
         let drain = config.shutdown_drain;
+        let admission = Admission::new(config.connections.max, config.connections.max_per_addr);
+        let edge = config.connections.clone();
         let state = AppState {
             hub: hub.clone(),
             config: Arc::new(config),
@@ -114,6 +118,7 @@ impl Server {
                 listener,
                 hub.clone(),
                 state.config.clone(),
+                admission.clone(),
                 tasks.clone(),
                 shutdown.clone(),
             ));
@@ -124,25 +129,20 @@ impl Server {
             weather: &state.config.weather,
         };
         switchboard_feeds::spawn_all(&hub, feeds, &tasks, &shutdown);
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let listener = listener.tap_io(|tcp| {
-            // Real-time messages are small: send them now rather than coalescing.
-            let _ = tcp.set_nodelay(true);
-        });
-        let stop = shutdown.clone();
-        let http_task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(err) = served {
-                tracing::error!(%err, "HTTP server failed");
-            }
-        });
+        let app = router(state);
+        let http_task = tokio::spawn(http::serve(
+            listener,
+            app,
+            admission.clone(),
+            edge,
+            shutdown.clone(),
+        ));
         tracing::info!(%http_addr, epoch = hub.epoch(), "switchboard listening");
         Ok(Self {
             http_addr,
             tcp_addr,
             hub,
+            admission,
             shutdown,
             tasks,
             http_task,
@@ -162,6 +162,11 @@ impl Server {
 
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// The connection caps' counts: connections open now, on every listener.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// A token that starts graceful shutdown when cancelled.

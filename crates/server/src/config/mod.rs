@@ -4,6 +4,7 @@
 //! (in [`validate`]) is the one place that says which combinations the server can run
 //! with; [`crate::Server::start`] calls it, so code downstream never clamps a setting.
 
+mod connections;
 mod security;
 mod validate;
 
@@ -19,6 +20,11 @@ use switchboard_academy::simulator::SimulatorConfig;
 use switchboard_feeds::clock::ClockFeedConfig;
 use switchboard_feeds::{metrics::MetricsFeedConfig, weather::WeatherFeedConfig};
 
+pub use connections::{
+    ConnectionsConfig, DEFAULT_HTTP_BODY_TIMEOUT, DEFAULT_HTTP_HEADER_TIMEOUT,
+    DEFAULT_HTTP_KEEPALIVE_TIMEOUT, DEFAULT_HTTP_WRITE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDR, OVER_CAP_ANSWERS,
+};
 pub use security::{
     DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, MIN_SESSION_KEY_BYTES, SecurityConfig,
 };
@@ -80,6 +86,10 @@ pub const DEFAULT_POLL_SESSION_GRACE: Duration = Duration::from_secs(60);
 pub const DEFAULT_POLL_MAX_SESSIONS_PER_ADDR: usize = 100;
 /// Messages per poll response at most; the rest wait for the next poll.
 pub const DEFAULT_POLL_MAX_BATCH: usize = 256;
+/// Bytes of messages per poll response at most (a single larger message still goes,
+/// alone, so nothing is stuck); the rest wait for the next poll. Without it one small
+/// poll could be answered with `max_batch` × the largest message (16 MiB by default).
+pub const DEFAULT_POLL_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// Server-Sent Events transport settings (`GET /sse`, `POST /sse/message`).
 #[derive(Debug, Clone)]
@@ -113,6 +123,8 @@ pub struct PollConfig {
     pub max_sessions_per_addr: usize,
     pub max_body_bytes: usize,
     pub max_batch: usize,
+    /// Bytes of messages per response at most (one larger message goes alone).
+    pub max_response_bytes: usize,
 }
 
 impl Default for PollConfig {
@@ -125,6 +137,7 @@ impl Default for PollConfig {
             max_sessions_per_addr: DEFAULT_POLL_MAX_SESSIONS_PER_ADDR,
             max_body_bytes: DEFAULT_HTTP_MAX_BODY_BYTES,
             max_batch: DEFAULT_POLL_MAX_BATCH,
+            max_response_bytes: DEFAULT_POLL_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -214,6 +227,8 @@ impl Default for TcpConfig {
 pub struct ServerConfig {
     /// Where the HTTP listener binds (all HTTP transports, the page and the API).
     pub http: SocketAddr,
+    /// Connection caps (every listener) and HTTP timeouts.
+    pub connections: ConnectionsConfig,
     /// The hub's limits: the server builds its hub from this at start, and from then on
     /// reads them from `Hub::config()` only (one copy at run time).
     pub hub: HubConfig,
@@ -235,6 +250,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             http: SocketAddr::new(DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT),
+            connections: ConnectionsConfig::default(),
             hub: HubConfig::default(),
             ws: WsConfig::default(),
             sse: SseConfig::default(),

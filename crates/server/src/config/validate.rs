@@ -141,6 +141,16 @@ impl ServerConfig {
                 self.ws.read_buffer,
                 "a WebSocket could read nothing",
             ),
+            (
+                "poll.max_response_bytes",
+                self.poll.max_response_bytes,
+                "a poll response could carry nothing",
+            ),
+            (
+                "connections.max",
+                self.connections.max,
+                "every connection would be refused",
+            ),
         ];
         for (field, value, why) in nonzero {
             if value == 0 {
@@ -157,6 +167,26 @@ impl ServerConfig {
                 "tcp.write_timeout",
                 self.tcp.write_timeout,
                 "every TCP write would time out",
+            ),
+            (
+                "connections.http_header_timeout",
+                self.connections.http_header_timeout,
+                "every HTTP connection would be closed before its first request",
+            ),
+            (
+                "connections.http_keepalive_timeout",
+                self.connections.http_keepalive_timeout,
+                "every persistent HTTP connection would be closed before its next request",
+            ),
+            (
+                "connections.http_body_timeout",
+                self.connections.http_body_timeout,
+                "every request body would time out",
+            ),
+            (
+                "connections.http_write_timeout",
+                self.connections.http_write_timeout,
+                "every HTTP response would time out",
             ),
         ];
         for (field, value, why) in positive {
@@ -269,6 +299,35 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn connection_caps_and_http_timeouts_must_be_positive() {
+        assert!(matches!(
+            invalid(|c| c.connections.max = 0),
+            ConfigError::Zero {
+                field: "connections.max",
+                ..
+            }
+        ));
+        assert!(matches!(
+            invalid(|c| c.connections.http_write_timeout = Duration::ZERO),
+            ConfigError::Zero {
+                field: "connections.http_write_timeout",
+                ..
+            }
+        ));
+        assert!(matches!(
+            invalid(|c| c.poll.max_response_bytes = 0),
+            ConfigError::Zero {
+                field: "poll.max_response_bytes",
+                ..
+            }
+        ));
+        // No per-address cap is a choice (behind a proxy), not a mistake.
+        let mut behind_proxy = ServerConfig::ephemeral();
+        behind_proxy.connections.max_per_addr = 0;
+        assert_eq!(behind_proxy.validate(), Ok(()));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! an `error` object with a status: 415 + 202 for a content type other than
 //! `application/json`, 413 + 206 for a body over the limit, 400 + 100 for malformed JSON,
 //! 400 + 103 for a well-formed body with a missing, unknown or mistyped field, 403 + 400
-//! for an envelope without a valid `session_token`.
+//! for an envelope without a valid `session_token`, 408 + 208 for a body that did not
+//! arrive within the body timeout (`crate::edge::body`).
 
 use axum::{
     body::{Body, Bytes},
@@ -73,9 +74,16 @@ pub(crate) async fn read_json_body(
         return Err(too_large());
     }
     axum::body::to_bytes(body, limit).await.map_err(|err| {
+        tracing::debug!(%err, "request body not read");
+        if crate::edge::body::is_body_timeout(&err) {
+            return Rejection::new(
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::RequestTimeout,
+                "the request body did not arrive within the body timeout",
+            );
+        }
         // `to_bytes` reports an over-limit body and a broken one the same way; a body
         // that stopped arriving is answered as too large only when it really is.
-        tracing::debug!(%err, "request body not read");
         too_large()
     })
 }

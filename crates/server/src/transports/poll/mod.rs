@@ -13,6 +13,10 @@
 //! Guarantees:
 //! - A response lost on the wire is delivered again: messages stay pending until a later
 //!   poll acknowledges their cursor.
+//! - A response carries at most `max_batch` messages and `max_response_bytes` of them (a
+//!   single larger message goes alone); the rest waits for the next poll. Every HTTP
+//!   response, this one included, is cut if the client takes none of it for
+//!   `http_write_timeout` (`crate::edge`).
 //! - One poll per session at a time: a second concurrent one gets 409 + 201.
 //! - A session not polled within `session_grace` is closed by the reaper task (tracked,
 //!   stopped at shutdown) and disconnected from the hub.
@@ -44,7 +48,7 @@ use switchboard_protocol::{CloseCode, ErrorCode, envelope::PollRequest};
 
 use self::{
     bodies::{render_response, subscription_of},
-    poll_session::{PollSession, Sessions},
+    poll_session::{PollSession, ResponseBounds, Sessions},
 };
 use super::{
     credential::session_id,
@@ -212,7 +216,14 @@ async fn open(
     if let Some(message) = &request.message {
         hub.handle_text(session.connection(), message.get()).await;
     }
-    respond(hub, sessions, &session, state.config.poll.max_batch, false).await
+    respond(hub, sessions, &session, bounds(state), false).await
+}
+
+fn bounds(state: &AppState) -> ResponseBounds {
+    ResponseBounds {
+        messages: state.config.poll.max_batch,
+        bytes: state.config.poll.max_response_bytes,
+    }
 }
 
 /// Polls an existing session (its token already checked).
@@ -256,12 +267,13 @@ async fn poll(
         hub.handle_text(session.connection(), message.get()).await;
     }
     let config = &state.config.poll;
-    let max_batch = config.max_batch;
+    let limits = bounds(state);
     let mut timed_out = false;
-    let mut closed = collect(&session, max_batch);
+    let mut closed = collect(&session, limits);
     if kind == Kind::Long && closed.is_none() && !session.has_pending() {
         let mut batch = Vec::new();
-        let room = session.room(max_batch);
+        // The first message to arrive; `collect` then takes the rest within the bounds.
+        let room = session.room(limits).min(1);
         tokio::select! {
             result = session.connection().outbox().next_batch(&mut batch, room) => closed = result,
             () = tokio::time::sleep(config.timeout) => timed_out = true,
@@ -269,25 +281,28 @@ async fn poll(
         }
         session.extend(batch);
         // Whatever else arrived in the same instant goes in the same response.
-        closed = closed.or_else(|| collect(&session, max_batch));
+        closed = closed.or_else(|| collect(&session, limits));
     }
     if let Some(reason) = closed {
-        return finish(hub, sessions, &session, reason, timed_out, max_batch).await;
+        return finish(hub, sessions, &session, reason, timed_out, limits).await;
     }
-    respond(hub, sessions, &session, max_batch, timed_out).await
+    respond(hub, sessions, &session, limits, timed_out).await
 }
 
-/// Moves what the outbox holds into the session's pending list (up to the batch limit);
-/// the close reason once the outbox is closed and empty.
-fn collect(session: &PollSession, max_batch: usize) -> Option<CloseCode> {
-    let mut batch = Vec::new();
-    let room = session.room(max_batch);
-    if room == 0 {
-        return None;
+/// Moves what the outbox holds into the session's pending list, up to the response
+/// bounds; the close reason once the outbox is closed and empty. One message at a time,
+/// so pending passes the byte bound by one message at most (a poll takes at most
+/// `max_batch` of them, so this loop is short).
+fn collect(session: &PollSession, bounds: ResponseBounds) -> Option<CloseCode> {
+    let mut batch = Vec::with_capacity(1);
+    while session.room(bounds) > 0 {
+        let closed = session.connection().outbox().drain_into(&mut batch, 1);
+        if batch.is_empty() {
+            return closed;
+        }
+        session.extend(batch.drain(..));
     }
-    let closed = session.connection().outbox().drain_into(&mut batch, room);
-    session.extend(batch);
-    closed
+    None
 }
 
 /// Answers with every pending message (collecting first), ending the session if closed.
@@ -295,13 +310,13 @@ async fn respond(
     hub: &Hub,
     sessions: &Sessions,
     session: &Arc<PollSession>,
-    max_batch: usize,
+    bounds: ResponseBounds,
     timed_out: bool,
 ) -> Response {
-    if let Some(reason) = collect(session, max_batch) {
-        return finish(hub, sessions, session, reason, timed_out, max_batch).await;
+    if let Some(reason) = collect(session, bounds) {
+        return finish(hub, sessions, session, reason, timed_out, bounds).await;
     }
-    let (messages, cursor) = session.response();
+    let (messages, cursor) = session.response(bounds.bytes);
     let timed_out = timed_out && messages.is_empty();
     json_response(render_response(
         session.connection().id().as_str(),
@@ -321,10 +336,10 @@ async fn finish(
     session: &Arc<PollSession>,
     reason: CloseCode,
     timed_out: bool,
-    max_batch: usize,
+    bounds: ResponseBounds,
 ) -> Response {
-    let _ = collect(session, max_batch);
-    let (messages, cursor) = session.response();
+    let _ = collect(session, bounds);
+    let (messages, cursor) = session.response(bounds.bytes);
     sessions.remove(session.connection().id());
     hub.disconnect(session.connection()).await;
     tracing::debug!(connection = %session.connection().id(), ?reason, "polling session closed");

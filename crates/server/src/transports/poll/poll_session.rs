@@ -6,8 +6,12 @@
 //!   number and stays *pending* until a poll acknowledges a cursor at or past it, and
 //!   every response repeats all pending messages first. A response lost on the wire is
 //!   therefore delivered again (a duplicate is recognisable by its `seq`).
-//! - Bounded: pending holds at most one response's worth (`max_batch`); the rest waits
+//! - Bounded: pending holds at most one response's worth ([`ResponseBounds`]: `max_batch`
+//!   messages and `max_response_bytes`, overshot by at most one message); the rest waits
 //!   in the hub's bounded outbox, whose overflow closes the session as a slow consumer.
+//! - A response carries pending messages oldest first up to the byte bound, and always
+//!   at least one (a message larger than the bound goes alone, so nothing is stuck); its
+//!   cursor acknowledges exactly what it carries, and the rest comes in the next poll.
 //! - One poll at a time per session ([`PollSession::begin`]); a session being polled is
 //!   never expired.
 //! - Sessions per client address are capped; the count is released when a session ends.
@@ -27,6 +31,13 @@ use std::{
 use parking_lot::Mutex;
 use switchboard_hub::{Connection, ConnectionId, Delivery};
 
+/// How much one poll response may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResponseBounds {
+    pub(crate) messages: usize,
+    pub(crate) bytes: usize,
+}
+
 /// One polling session.
 #[derive(Debug)]
 pub(crate) struct PollSession {
@@ -43,6 +54,8 @@ pub(crate) struct PollSession {
 struct SessionState {
     /// Handed out, not yet acknowledged, with their cursor numbers, oldest first.
     pending: VecDeque<(u64, Arc<Delivery>)>,
+    /// The JSON bytes of `pending`.
+    pending_bytes: usize,
     /// The last cursor number handed out.
     issued: u64,
     last_seen: Instant,
@@ -69,6 +82,7 @@ impl PollSession {
             addr,
             state: Mutex::new(SessionState {
                 pending: VecDeque::new(),
+                pending_bytes: 0,
                 issued: 0,
                 last_seen: Instant::now(),
             }),
@@ -102,14 +116,22 @@ impl PollSession {
             return Err(state.issued);
         }
         while state.pending.front().is_some_and(|(n, _)| *n <= cursor) {
-            state.pending.pop_front();
+            if let Some((_, delivery)) = state.pending.pop_front() {
+                state.pending_bytes -= delivery.json.len();
+            }
         }
         Ok(())
     }
 
-    /// How many more messages the next response can take from the outbox.
-    pub(crate) fn room(&self, max_batch: usize) -> usize {
-        max_batch.saturating_sub(self.state.lock().pending.len())
+    /// How many more messages the next response can take from the outbox: none once
+    /// pending holds `bounds.bytes`, so pending overshoots it by one message at most
+    /// when they are taken one at a time.
+    pub(crate) fn room(&self, bounds: ResponseBounds) -> usize {
+        let state = self.state.lock();
+        if state.pending_bytes >= bounds.bytes {
+            return 0;
+        }
+        bounds.messages.saturating_sub(state.pending.len())
     }
 
     /// Numbers `fresh` deliveries and makes them pending.
@@ -118,15 +140,31 @@ impl PollSession {
         for delivery in fresh {
             state.issued += 1;
             let n = state.issued;
+            state.pending_bytes += delivery.json.len();
             state.pending.push_back((n, delivery));
         }
     }
 
-    /// What a response carries: every pending message, and the cursor that acknowledges them.
-    pub(crate) fn response(&self) -> (Vec<Arc<Delivery>>, u64) {
+    /// What a response carries: pending messages, oldest first, up to `max_bytes` of
+    /// JSON (at least one), and the cursor that acknowledges exactly those.
+    pub(crate) fn response(&self, max_bytes: usize) -> (Vec<Arc<Delivery>>, u64) {
         let state = self.state.lock();
-        let messages = state.pending.iter().map(|(_, d)| d.clone()).collect();
-        (messages, state.issued)
+        let mut messages = Vec::new();
+        let mut bytes = 0usize;
+        let mut cursor = state.issued;
+        for (n, delivery) in &state.pending {
+            let size = delivery.json.len();
+            if !messages.is_empty() && bytes + size > max_bytes {
+                break;
+            }
+            bytes += size;
+            cursor = *n;
+            messages.push(delivery.clone());
+        }
+        if messages.len() == state.pending.len() {
+            cursor = state.issued;
+        }
+        (messages, cursor)
     }
 
     pub(crate) fn has_pending(&self) -> bool {
@@ -248,23 +286,57 @@ mod tests {
         PollSession::new(connection, IpAddr::V4(Ipv4Addr::LOCALHOST), String::new())
     }
 
+    const UNBOUNDED: usize = usize::MAX;
+
+    fn bounds(messages: usize) -> ResponseBounds {
+        ResponseBounds {
+            messages,
+            bytes: UNBOUNDED,
+        }
+    }
+
     #[test]
     fn pending_until_acknowledged_then_dropped() {
         let session = session();
         session.extend([pong(1), pong(2)]);
-        assert_eq!(session.response().1, 2);
+        assert_eq!(session.response(UNBOUNDED).1, 2);
         // No ack, or an old one: everything is delivered again.
         session.acknowledge(0).unwrap();
         session.extend([pong(3)]);
-        let (messages, cursor) = session.response();
+        let (messages, cursor) = session.response(UNBOUNDED);
         assert_eq!((messages.len(), cursor), (3, 3));
         // A partial ack drops exactly what it covers.
         session.acknowledge(2).unwrap();
-        assert_eq!(session.response().0.len(), 1);
-        assert_eq!(session.room(2), 1);
+        assert_eq!(session.response(UNBOUNDED).0.len(), 1);
+        assert_eq!(session.room(bounds(2)), 1);
         session.acknowledge(3).unwrap();
         assert!(!session.has_pending());
         assert_eq!(session.acknowledge(4), Err(3));
+    }
+
+    #[test]
+    fn a_response_stops_at_the_byte_bound_and_its_cursor_covers_only_what_it_carries() {
+        let session = session();
+        let one = pong(1).json.len();
+        session.extend([pong(1), pong(2), pong(3)]);
+        // Room for two messages' bytes: two go, the cursor acknowledges those two.
+        let (messages, cursor) = session.response(2 * one);
+        assert_eq!((messages.len(), cursor), (2, 2));
+        session.acknowledge(cursor).unwrap();
+        let (messages, cursor) = session.response(2 * one);
+        assert_eq!((messages.len(), cursor), (1, 3));
+        // A bound smaller than one message still lets one through, alone.
+        session.extend([pong(4)]);
+        let (messages, cursor) = session.response(1);
+        assert_eq!((messages.len(), cursor), (1, 3));
+        // Pending full by bytes: nothing more is taken from the outbox.
+        let full = ResponseBounds {
+            messages: 100,
+            bytes: 2 * one,
+        };
+        assert_eq!(session.room(full), 0);
+        session.acknowledge(4).unwrap();
+        assert_eq!(session.room(full), 100);
     }
 
     #[test]

@@ -9,8 +9,12 @@
 //! framing, chosen by configuration.
 //!
 //! Guarantees:
-//! - Connections are bounded (`max_connections`); past the bound a new connection gets an
-//!   `error` (203) frame and is closed at once, without touching the hub.
+//! - Connections are bounded twice: by the server-wide caps, shared with HTTP
+//!   ([`crate::edge::admission`]: past them an `error` 302 `server_full` or 207
+//!   `too_many_connections` frame), and by TCP's own `max_connections` (past it an
+//!   `error` 203 frame). Either way the frame is sent and the connection closed at once,
+//!   without touching the hub. With the defaults the TCP bound (10,000) sits below the
+//!   global one (15,000), so raw TCP alone cannot take every place from HTTP.
 //! - On connect the client gets `welcome`, then `subscribed` for `broadcast` and each
 //!   configured channel (`lobby` and `clock` by default).
 //! - Keepalive, limits, slow consumers and the final `close` notice: see [`tcp_session`].
@@ -34,11 +38,15 @@ use tokio::{
 };
 use tokio_util::{codec::Encoder, sync::CancellationToken, task::TaskTracker};
 
-use crate::config::ServerConfig;
+use crate::{
+    config::ServerConfig,
+    edge::{
+        BurstLog,
+        admission::{Admission, Refusal},
+        http::ACCEPT_ERROR_BACKOFF,
+    },
+};
 
-/// After a failed `accept` (out of file descriptors, say) wait this long before the next,
-/// so the loop does not spin while the condition lasts.
-const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 /// How long the refusal notice to a connection over the limit may take to write.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -55,11 +63,14 @@ pub(crate) async fn serve(
     listener: TcpListener,
     hub: Arc<Hub>,
     config: Arc<ServerConfig>,
+    admission: Admission,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 ) {
     // One permit per open connection: the bound on file descriptors and memory.
     let permits = Arc::new(Semaphore::new(config.tcp.max_connections));
+    let accept_errors = BurstLog::default();
+    let refusals = BurstLog::default();
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -68,7 +79,9 @@ pub(crate) async fn serve(
         let (stream, remote) = match accepted {
             Ok(accepted) => accepted,
             Err(err) => {
-                tracing::warn!(%err, "TCP accept failed");
+                if let Some(left_out) = accept_errors.note() {
+                    tracing::warn!(%err, left_out, backoff = ?ACCEPT_ERROR_BACKOFF, "TCP accept failed; backing off");
+                }
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep(ACCEPT_ERROR_BACKOFF) => continue,
@@ -77,31 +90,60 @@ pub(crate) async fn serve(
         };
         // Real-time messages are small: send them now rather than coalescing.
         let _ = stream.set_nodelay(true);
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::info!(%remote, limit = config.tcp.max_connections, "TCP connection refused: at the connection limit");
-            tasks.spawn(refuse(
-                stream,
-                config.tcp.framing,
-                config.tcp.max_connections,
-            ));
-            continue;
+        let admitted = admission
+            .try_admit(remote.ip())
+            .map_err(refusal_error)
+            .and_then(|slot| {
+                let permit = permits.clone().try_acquire_owned().map_err(|_| {
+                    let max = config.tcp.max_connections;
+                    ProtocolError::new(
+                        ErrorCode::TooManySessions,
+                        format!(
+                            "the server holds its limit of {max} TCP connections; try again later"
+                        ),
+                    )
+                })?;
+                Ok((slot, permit))
+            });
+        let (slot, permit) = match admitted {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                if let Some(left_out) = refusals.note() {
+                    tracing::warn!(%remote, code = %refusal.code, left_out, "TCP connection refused: at a connection cap");
+                }
+                tasks.spawn(refuse(stream, config.tcp.framing, refusal));
+                continue;
+            }
         };
         let hub = hub.clone();
         let config = config.clone();
         tasks.spawn(async move {
             tcp_session::run(stream, remote, hub, config).await;
-            drop(permit);
+            drop((permit, slot));
         });
     }
     tracing::debug!("TCP listener stopped");
 }
 
-/// Tells a connection over the limit why it is closed, then closes it.
-async fn refuse(mut stream: TcpStream, framing: Framing, limit: usize) {
-    let error = ServerMessage::from_error(&ProtocolError::new(
-        ErrorCode::TooManySessions,
-        format!("the server holds its limit of {limit} TCP connections; try again later"),
-    ));
+/// What a connection refused by the server-wide caps is told.
+fn refusal_error(refusal: Refusal) -> ProtocolError {
+    match refusal {
+        Refusal::ServerFull { max } => ProtocolError::new(
+            ErrorCode::ServerFull,
+            format!("the server holds its limit of {max} connections; try again later"),
+        ),
+        Refusal::AddressFull { max } => ProtocolError::new(
+            ErrorCode::TooManyConnections,
+            format!(
+                "this address holds its limit of {max} connections; close one or try again later"
+            ),
+        ),
+    }
+}
+
+/// Tells a connection over a cap why it is closed, then closes it.
+async fn refuse(mut stream: TcpStream, framing: Framing, refusal: ProtocolError) {
+    let error = ServerMessage::from_error(&refusal);
     let mut codec = FrameCodec::new(framing, 0);
     let mut frame = bytes::BytesMut::new();
     if codec
