@@ -2,16 +2,19 @@
 //! unchanged; no hub, no JSON, no `welcome`. It is the baseline that shows what the hub
 //! costs: benchmarks and the academy run the same load against both.
 //!
-//! It still goes through the shared [`lifecycle`](super::lifecycle) like every transport, with `/ws`'s
-//! [`Keepalive`]: a ping every `heartbeat` (woken by the server's one ticker, no timer
-//! per connection), a close with 4000 once nothing (not even a pong) arrived within
-//! `idle_timeout`, a close with 4001 when an echo is not taken within that same time,
-//! and 1001 at shutdown.
+//! It still goes through the shared [`lifecycle`](super::lifecycle) like every
+//! transport, with `/ws`'s [`Keepalive`]: a ping every `heartbeat` (woken by the server's
+//! one ticker, no timer per connection), a close with 4000 once nothing (not even a pong)
+//! arrived within `idle_timeout`, a close with 4001 when an echo is not taken within the
+//! write timeout (checked at the ticks, so within one heartbeat after it), and 1001 at
+//! shutdown.
+
+use std::time::{Duration, Instant};
 
 use axum::{extract::Request, response::Response};
 use futures_util::{SinkExt, StreamExt};
 use switchboard_protocol::CloseCode;
-use tokio::time::timeout;
+
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{
@@ -37,6 +40,11 @@ pub(crate) fn handler(state: &AppState, ticks: Ticks, request: Request) -> Respo
 }
 
 /// Echoes until the client leaves or the lifecycle ends the connection.
+///
+/// The future stays small because an idle echo connection is mostly this future: no
+/// timer is armed per connection (a stuck write is noticed at the shared ticks, like
+/// every other deadline here), and the rare paths (a heartbeat, a close) are boxed so
+/// their state is not reserved inside every connection.
 async fn echo(
     mut socket: ServerSocket,
     keepalive: Keepalive,
@@ -49,34 +57,36 @@ async fn echo(
             message = socket.next() => message,
             () = ticks.next() => match clock.due(&keepalive) {
                 Some(Due::Heartbeat) => {
-                    let ping = socket.send(Message::Ping(Default::default()));
-                    match timeout(keepalive.write_timeout(), ping).await {
-                        Ok(Ok(())) => continue,
-                        Ok(Err(_)) => return EndReason::ClientGone,
-                        Err(_) => return end(socket, CloseCode::SlowConsumer, CLOSE_NOTICE_TIMEOUT).await,
+                    let ping = Message::Ping(Default::default());
+                    let sent = Box::pin(send_bounded(&mut socket, &mut ticks, keepalive.write_timeout(), ping));
+                    match sent.await {
+                        Ok(()) => continue,
+                        Err(Stalled::Gone) => return EndReason::ClientGone,
+                        Err(Stalled::Stuck) => return Box::pin(end(socket, CloseCode::SlowConsumer, CLOSE_NOTICE_TIMEOUT)).await,
                     }
                 }
                 Some(Due::IdleTimeout) => {
                     let within = keepalive.close_within(CloseCode::IdleTimeout);
-                    return end(socket, CloseCode::IdleTimeout, within).await;
+                    return Box::pin(end(socket, CloseCode::IdleTimeout, within)).await;
                 }
                 None => continue,
             },
             () = shutdown.cancelled() => {
                 let within = keepalive.close_within(CloseCode::GoingAway);
-                return end(socket, CloseCode::GoingAway, within).await;
+                return Box::pin(end(socket, CloseCode::GoingAway, within)).await;
             }
         };
         match message {
             Some(Ok(message)) => {
                 clock.heard();
                 if let Message::Text(_) | Message::Binary(_) = message {
-                    match timeout(keepalive.write_timeout(), socket.send(message)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => return EndReason::ClientGone,
-                        Err(_) => {
-                            return end(socket, CloseCode::SlowConsumer, CLOSE_NOTICE_TIMEOUT)
-                                .await;
+                    let within = keepalive.write_timeout();
+                    match send_bounded(&mut socket, &mut ticks, within, message).await {
+                        Ok(()) => {}
+                        Err(Stalled::Gone) => return EndReason::ClientGone,
+                        Err(Stalled::Stuck) => {
+                            let close = end(socket, CloseCode::SlowConsumer, CLOSE_NOTICE_TIMEOUT);
+                            return Box::pin(close).await;
                         }
                     }
                 }
@@ -86,12 +96,38 @@ async fn echo(
     }
 }
 
+/// Why a write did not go out.
+enum Stalled {
+    /// The connection failed.
+    Gone,
+    /// The client took nothing for the write timeout.
+    Stuck,
+}
+
+/// Sends `message`; a write still pending at a tick `within` after it began is stuck.
+/// Checked at the shared ticks (no timer per write), so a stuck write is noticed between
+/// `within` and `within` plus one heartbeat after it began.
+async fn send_bounded(
+    socket: &mut ServerSocket,
+    ticks: &mut Ticks,
+    within: Duration,
+    message: Message,
+) -> Result<(), Stalled> {
+    let started = Instant::now();
+    let send = socket.send(message);
+    tokio::pin!(send);
+    loop {
+        tokio::select! {
+            sent = &mut send => return sent.map_err(|_| Stalled::Gone),
+            () = ticks.next() => if started.elapsed() >= within {
+                return Err(Stalled::Stuck);
+            },
+        }
+    }
+}
+
 /// Sends the close frame for `reason` (bounded by `within`).
-async fn end(
-    mut socket: ServerSocket,
-    reason: CloseCode,
-    within: std::time::Duration,
-) -> EndReason {
+async fn end(mut socket: ServerSocket, reason: CloseCode, within: Duration) -> EndReason {
     close(&mut socket, reason, within).await;
     EndReason::Closed(reason)
 }
