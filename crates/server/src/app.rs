@@ -12,7 +12,10 @@ use crate::config::ServerConfig;
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The hub every transport adapts its connections to.
     pub hub: Arc<Hub>,
+    /// The validated configuration the server started with (read-only at run time; the
+    /// hub's limits are read from `hub.config()`).
     pub config: Arc<ServerConfig>,
     /// Tracks tasks that outlive their request (upgraded WebSockets) so shutdown can wait for them.
     pub tasks: TaskTracker,

@@ -1,5 +1,5 @@
 //! The HTTP routes: every path the server answers, wired to its handler, each group
-//! behind its guard ([`crate::security::guard`]): the transports check a browser's
+//! behind its guard (`crate::security::guard`): the transports check a browser's
 //! origin and answer CORS; the dashboard and its API check the `Host` and the origin.
 
 use std::sync::Arc;

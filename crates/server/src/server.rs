@@ -4,7 +4,7 @@
 //! is queued to it, then wait (bounded by `shutdown_grace`) for connection tasks to end.
 //! The raw TCP listener, its connections and the feeds run as tasks on the same tracker
 //! and stop on the same token. Both listeners count their connections against the same
-//! caps ([`crate::edge::admission`]); the HTTP accept loop is [`crate::edge::http`].
+//! caps ([`crate::edge::admission`]); the HTTP accept loop is `crate::edge::http`.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -23,11 +23,15 @@ use crate::{
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// [`ServerConfig::validate`] refused the configuration; nothing was bound.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
+    /// A listener could not bind (the port is taken, or needs privileges).
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
+        /// The operating system's reason.
         source: std::io::Error,
     },
 }
@@ -151,6 +155,8 @@ impl Server {
         })
     }
 
+    /// Where the HTTP listener is bound: the configured address, with the port the
+    /// system picked when it was 0.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
     }
@@ -160,6 +166,7 @@ impl Server {
         self.tcp_addr
     }
 
+    /// The hub every transport feeds (for stats, feeds and tests that publish directly).
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }

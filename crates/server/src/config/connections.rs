@@ -42,14 +42,33 @@ pub const DEFAULT_HTTP_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct ConnectionsConfig {
     /// Open connections at most, HTTP and raw TCP together; past it HTTP answers 503
-    /// (302 `server_full`) and raw TCP sends that error and closes.
+    /// (302 `server_full`) and raw TCP sends that error and closes. Must not be 0.
+    /// Default [`DEFAULT_MAX_CONNECTIONS`] (15,000): under the process's 20,000 file
+    /// descriptors, so the server refuses clearly before the kernel refuses with `EMFILE`.
     pub max: usize,
-    /// Open connections per client address (0: no cap); past it HTTP answers 429
-    /// (207 `too_many_connections`), raw TCP sends that error and closes.
+    /// Open connections per client address (0: no cap, for a server behind a reverse
+    /// proxy); past it HTTP answers 429 (207 `too_many_connections`), raw TCP sends that
+    /// error and closes. Default [`DEFAULT_MAX_CONNECTIONS_PER_ADDR`] (2,500): the
+    /// connection simulator's 2,000 plus a few hundred tabs behind one NAT.
     pub max_per_addr: usize,
+    /// Time a new HTTP connection has to deliver its first request head; past it the
+    /// connection is closed. Must be positive. Default [`DEFAULT_HTTP_HEADER_TIMEOUT`]
+    /// (10 s): a slow mobile link sends a head well within it, a slowloris client holds
+    /// its slot no longer.
     pub http_header_timeout: Duration,
+    /// Time a persistent HTTP connection may sit idle after a response until its next
+    /// request head has arrived; past it the connection is closed. Must be positive.
+    /// Default [`DEFAULT_HTTP_KEEPALIVE_TIMEOUT`] (30 s): a page's follow-up requests and
+    /// a poller's next poll fit, idle sockets give their slot back.
     pub http_keepalive_timeout: Duration,
+    /// Time a request body has, from the end of its head, to arrive in full; past it the
+    /// request is answered 408 with `error` 208 and the connection closed. Must be
+    /// positive. Default [`DEFAULT_HTTP_BODY_TIMEOUT`] (10 s): the largest body (80 KiB)
+    /// then needs 8 KiB/s.
     pub http_body_timeout: Duration,
+    /// An HTTP response or event stream the client takes nothing of for this long is cut
+    /// and its memory freed (WebSockets keep their own rule, `ws.idle_timeout`). Must be
+    /// positive. Default [`DEFAULT_HTTP_WRITE_TIMEOUT`] (10 s).
     pub http_write_timeout: Duration,
 }
 

@@ -1,7 +1,7 @@
 //! Server configuration: listeners, transports and their limits. Each default is a named
 //! constant with the reason for its value, and the only place that value is written: the
 //! binary's flags take their defaults from these constants. [`ServerConfig::validate`]
-//! (in [`validate`]) is the one place that says which combinations the server can run
+//! (in its `validate` module) is the one place that says which combinations the server can run
 //! with; [`crate::Server::start`] calls it, so code downstream never clamps a setting.
 
 mod connections;
@@ -94,9 +94,22 @@ pub const DEFAULT_POLL_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// Server-Sent Events transport settings (`GET /sse`, `POST /sse/message`).
 #[derive(Debug, Clone)]
 pub struct SseConfig {
+    /// Serve `GET /sse` and `POST /sse/message`; when off both answer 503 with `error`
+    /// 204, so clients fall back to another transport. On by default.
     pub enabled: bool,
+    /// A `: heartbeat` comment goes out this often (announced as `heartbeat_interval_ms`
+    /// in `welcome`; at least [`MIN_HEARTBEAT`]). Default [`DEFAULT_SSE_HEARTBEAT`]
+    /// (15 s): under the proxies' 30–60 s idle cut-offs, and the write that fails is how a
+    /// vanished client is noticed.
     pub heartbeat: Duration,
+    /// The `retry:` hint each stream opens with (written in whole milliseconds): how long
+    /// `EventSource` waits before reconnecting. Default [`DEFAULT_SSE_RETRY`] (2 s): a
+    /// reconnect resumes from history, so it may come soon.
     pub retry: Duration,
+    /// Largest `POST /sse/message` body, in bytes; a larger one is answered 413 with
+    /// `error` 206. At least `hub.max_message_bytes` ([`ServerConfig::validate`] checks).
+    /// Default [`DEFAULT_HTTP_MAX_BODY_BYTES`] (80 KiB): the largest message plus its
+    /// envelope.
     pub max_body_bytes: usize,
 }
 
@@ -114,16 +127,38 @@ impl Default for SseConfig {
 /// Long- and short-polling settings (`POST /poll`, `POST /short-poll`).
 #[derive(Debug, Clone)]
 pub struct PollConfig {
+    /// Serve long polling (`POST /poll`); when off it answers 503 with `error` 204. On
+    /// by default. `POST /poll/message` and `/poll/close` serve while either kind is on.
     pub long_enabled: bool,
+    /// Serve short polling (`POST /short-poll`); when off it answers 503 with `error`
+    /// 204. On by default.
     pub short_enabled: bool,
-    /// How long a long poll is held when nothing is waiting.
+    /// How long a long poll is held when nothing is waiting; it is then answered with
+    /// `"timeout": true` and no messages. Default [`DEFAULT_POLL_TIMEOUT`] (30 s): under
+    /// the proxies' 60 s read timeouts, so the poll ends on our terms.
     pub timeout: Duration,
-    /// How long a session lives without a poll.
+    /// A session not polled for this long is closed and leaves the hub (a held poll
+    /// counts as polling; announced as `idle_timeout_ms` in `welcome`). Must be positive.
+    /// Default [`DEFAULT_POLL_SESSION_GRACE`] (60 s): two poll timeouts, so a client that
+    /// lost a response and retries still finds its queue.
     pub session_grace: Duration,
+    /// Polling sessions one client address may hold at once; past it opening one is
+    /// answered 429 with `error` 203. Must not be 0. Default
+    /// [`DEFAULT_POLL_MAX_SESSIONS_PER_ADDR`] (100): many tabs behind one NAT, not enough
+    /// queues for one address to fill the server.
     pub max_sessions_per_addr: usize,
+    /// Largest body of `POST /poll`, `/short-poll`, `/poll/message` and `/poll/close`, in
+    /// bytes; a larger one is answered 413 with `error` 206. At least
+    /// `hub.max_message_bytes`. Default [`DEFAULT_HTTP_MAX_BODY_BYTES`] (80 KiB): the
+    /// largest message plus its envelope.
     pub max_body_bytes: usize,
+    /// Messages per poll response at most, oldest first; the rest wait for the next
+    /// poll. Must not be 0. Default [`DEFAULT_POLL_MAX_BATCH`] (256).
     pub max_batch: usize,
-    /// Bytes of messages per response at most (one larger message goes alone).
+    /// Bytes of messages (their JSON) per poll response at most; the rest wait for the
+    /// next poll, and a single larger message goes alone, so nothing is stuck. Must not be
+    /// 0. Default [`DEFAULT_POLL_MAX_RESPONSE_BYTES`] (1 MiB): without it one small poll
+    /// could be answered with `max_batch` × the largest message.
     pub max_response_bytes: usize,
 }
 
@@ -142,13 +177,29 @@ impl Default for PollConfig {
     }
 }
 
-/// WebSocket transport settings.
+/// WebSocket transport settings (`GET /ws` and the bare echo, `GET /ws/echo`).
 #[derive(Debug, Clone)]
 pub struct WsConfig {
+    /// Serve `GET /ws` and `GET /ws/echo`; when off both answer 503 with `error` 204. On
+    /// by default.
     pub enabled: bool,
+    /// A WebSocket ping goes out this often (announced as `heartbeat_interval_ms` in
+    /// `welcome`); at least [`MIN_HEARTBEAT`] and shorter than `idle_timeout`. Default
+    /// [`DEFAULT_WS_HEARTBEAT`] (25 s): under the proxies' 30–60 s idle cut-offs.
     pub heartbeat: Duration,
+    /// A connection from which nothing (not even a pong) arrived for this long is closed
+    /// with 4000, noticed at the next heartbeat tick (so within `idle_timeout +
+    /// heartbeat`); a write stuck this long closes it with 4001. Default
+    /// [`DEFAULT_WS_IDLE_TIMEOUT`] (60 s): two missed heartbeats plus slack.
     pub idle_timeout: Duration,
+    /// Initial read buffer per WebSocket, in bytes; it grows on demand for larger
+    /// messages. Must not be 0. Default [`DEFAULT_WS_READ_BUFFER`] (256 B): allocated up
+    /// front, it is most of an idle connection's memory.
     pub read_buffer: usize,
+    /// Outgoing bytes buffered per WebSocket before a write waits for the socket (the
+    /// hard cap is four times this or the largest message, whichever is larger). On
+    /// `/ws` only control frames go through it (data frames are written straight from
+    /// the shared JSON). Default [`DEFAULT_WS_WRITE_BUFFER`] (8 KiB).
     pub write_buffer: usize,
 }
 
@@ -192,13 +243,30 @@ pub const DEFAULT_TCP_CHANNELS: [&str; 2] = ["lobby", "clock"];
 /// Raw TCP transport settings. The listener binds the HTTP listener's host.
 #[derive(Debug, Clone)]
 pub struct TcpConfig {
+    /// Run the raw TCP listener. On by default.
     pub enabled: bool,
-    /// Port on the HTTP host (0 picks a free one).
+    /// Port on the HTTP host (0 picks a free one); not the HTTP port. Default
+    /// [`DEFAULT_TCP_PORT`] (1234), the classic Python socket demos' port.
     pub port: u16,
+    /// The length header of every frame, both directions: `u32` (4-byte big-endian,
+    /// the default [`DEFAULT_TCP_FRAMING`]) or `decimal10` (10 ASCII digits, space-padded,
+    /// as the Python demos write it). One listener speaks one framing.
     pub framing: Framing,
+    /// A JSON `heartbeat` frame goes out this often (raw TCP has no ping frame); at
+    /// least [`MIN_HEARTBEAT`] and shorter than `idle_timeout`. Default
+    /// [`DEFAULT_TCP_HEARTBEAT`] (25 s): under the proxies' and NATs' idle cut-offs.
     pub heartbeat: Duration,
+    /// A connection from which no complete frame arrived for this long is closed with
+    /// 4000; this also ends a frame whose header announced more bytes than ever arrive.
+    /// Default [`DEFAULT_TCP_IDLE_TIMEOUT`] (60 s): two missed client pings plus slack.
     pub idle_timeout: Duration,
+    /// A write the client does not take within this long closes it as a slow consumer
+    /// (4001). Must be positive. Default [`DEFAULT_TCP_WRITE_TIMEOUT`] (10 s).
     pub write_timeout: Duration,
+    /// Open raw TCP connections at most, inside the server-wide `connections.max`; past
+    /// it a new connection gets an `error` 203 frame and is closed. Must not be 0 (turn
+    /// TCP off instead). Default [`DEFAULT_TCP_MAX_CONNECTIONS`] (10,000): below the
+    /// global cap, so raw TCP alone cannot take every place from HTTP.
     pub max_connections: usize,
     /// Channels joined on connect besides `broadcast`; empty means the hub's auto-subscribe list.
     pub channels: Vec<ChannelName>,
@@ -225,24 +293,43 @@ impl Default for TcpConfig {
 /// The whole server's configuration.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Where the HTTP listener binds (all HTTP transports, the page and the API).
+    /// Where the HTTP listener binds (all HTTP transports, the page and the API; port 0
+    /// picks a free one). Default [`DEFAULT_HTTP_HOST`]:[`DEFAULT_HTTP_PORT`]
+    /// (127.0.0.1:8000): loopback, since exposing the server is a decision to make on
+    /// purpose.
     pub http: SocketAddr,
     /// Connection caps (every listener) and HTTP timeouts.
     pub connections: ConnectionsConfig,
     /// The hub's limits: the server builds its hub from this at start, and from then on
     /// reads them from `Hub::config()` only (one copy at run time).
     pub hub: HubConfig,
+    /// WebSocket: `GET /ws` and `GET /ws/echo`.
     pub ws: WsConfig,
+    /// Server-Sent Events: `GET /sse` and `POST /sse/message`.
     pub sse: SseConfig,
+    /// Long and short polling: `POST /poll`, `/short-poll`, `/poll/message`, `/poll/close`.
     pub poll: PollConfig,
+    /// The raw TCP listener, on a port of its own.
     pub tcp: TcpConfig,
+    /// The `clock` feed: the time on the `clock` channel every few seconds.
     pub clock: ClockFeedConfig,
+    /// The `metrics` feed: this machine's CPU, memory, disk and network figures, and the
+    /// server's own.
     pub metrics: MetricsFeedConfig,
+    /// The `weather` feed: current conditions for a list of cities, from Open-Meteo.
     pub weather: WeatherFeedConfig,
+    /// The dashboard's connection simulator and its bounds (connections, ramp, pings).
     pub simulator: SimulatorConfig,
     /// Allowed origins and hosts, and the session key.
     pub security: SecurityConfig,
+    /// How long graceful shutdown waits, once every connection was told to close
+    /// (1001), for them to flush and end; the rest are then dropped and the shutdown is
+    /// reported unclean. Default [`DEFAULT_SHUTDOWN_GRACE`] (10 s).
     pub shutdown_grace: Duration,
+    /// How long shutdown first keeps serving with `/healthz` answering 503, before it
+    /// stops accepting. Default [`DEFAULT_SHUTDOWN_DRAIN`] (none: a lone server has nobody
+    /// to warn); behind a load balancer, its health-check interval times its failure
+    /// threshold.
     pub shutdown_drain: Duration,
 }
 

@@ -17,24 +17,35 @@ use switchboard_feeds::weather::MAX_WEATHER_CITIES;
 /// field path in [`ServerConfig`] (`ws.heartbeat`, `hub.queue_bytes`) and says why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// The hub's own limits ([`switchboard_hub::HubConfig::validate`]) refused a setting.
     #[error(transparent)]
     Hub(#[from] HubConfigError),
+    /// A count, size or duration that must be positive is 0.
     #[error("`{field}` is 0: {why}")]
     Zero {
+        /// The setting, as its field path (`poll.max_batch`).
         field: &'static str,
+        /// What the server would do with 0 (`a poll could never return a message`).
         why: &'static str,
     },
+    /// An interval below its floor (a heartbeat under [`MIN_HEARTBEAT`], a feed
+    /// interval under its feed's minimum).
     #[error(
         "`{field}` is {}, below the shortest allowed ({}): {why}",
         format_duration(*value),
         format_duration(*floor)
     )]
     BelowFloor {
+        /// The setting, as its field path (`ws.heartbeat`).
         field: &'static str,
+        /// The value configured.
         value: Duration,
+        /// The shortest value allowed.
         floor: Duration,
+        /// Why shorter is refused.
         why: &'static str,
     },
+    /// A transport's heartbeat is not shorter than its idle timeout.
     #[error(
         "`{transport}.heartbeat` ({}) must be shorter than `{transport}.idle_timeout` ({}): \
          a quiet but healthy client would be cut off before it is asked for a sign of life",
@@ -42,32 +53,60 @@ pub enum ConfigError {
         format_duration(*idle_timeout)
     )]
     HeartbeatNotBelowIdle {
+        /// The transport's section (`ws` or `tcp`).
         transport: &'static str,
+        /// Its `heartbeat`.
         heartbeat: Duration,
+        /// Its `idle_timeout`.
         idle_timeout: Duration,
     },
+    /// An HTTP body limit below the hub's largest message.
     #[error(
         "`{field}` ({body_bytes}) is below `hub.max_message_bytes` ({max_message_bytes}): \
          a body that size cannot carry the largest message the hub accepts"
     )]
     BodyCannotCarryMessage {
+        /// The body limit, as its field path (`sse.max_body_bytes`).
         field: &'static str,
+        /// Its value, in bytes.
         body_bytes: usize,
+        /// `hub.max_message_bytes`, in bytes.
         max_message_bytes: usize,
     },
+    /// The raw TCP listener is on and asks for the HTTP listener's port (0 for both is
+    /// fine: each picks a free one).
     #[error("the HTTP listener and the raw TCP listener both want port {port}")]
-    SamePort { port: u16 },
+    SamePort {
+        /// The port both ask for.
+        port: u16,
+    },
+    /// More weather cities than the feed fetches.
     #[error("`weather.cities` lists {count} cities; at most {max}")]
-    TooManyCities { count: usize, max: usize },
+    TooManyCities {
+        /// Cities configured.
+        count: usize,
+        /// The most the feed accepts.
+        max: usize,
+    },
+    /// A list that must name at least one entry is empty.
     #[error("`{field}` is empty: {why}")]
     EmptyList {
+        /// The list, as its field path (`security.allowed_hosts`).
         field: &'static str,
+        /// What the server would do with no entry, and what to write instead.
         why: &'static str,
     },
+    /// The session key is shorter than
+    /// [`MIN_SESSION_KEY_BYTES`](crate::config::MIN_SESSION_KEY_BYTES).
     #[error(
         "`security.session_key` is {len} bytes; at least {min}: a short key is easier to guess than the tokens it signs"
     )]
-    SessionKeyTooShort { len: usize, min: usize },
+    SessionKeyTooShort {
+        /// Its length, in bytes.
+        len: usize,
+        /// The shortest accepted, in bytes.
+        min: usize,
+    },
 }
 
 impl ServerConfig {

@@ -53,10 +53,17 @@ struct AddrEntry {
 /// Why a connection was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// The server holds `max` connections.
-    ServerFull { max: usize },
-    /// The client's address holds `max` connections.
-    AddressFull { max: usize },
+    /// The server holds `max` connections (answered 503 / `error` 302 `server_full`).
+    ServerFull {
+        /// The server-wide cap, `connections.max`.
+        max: usize,
+    },
+    /// The client's address holds `max` connections (answered 429 / `error` 207
+    /// `too_many_connections`).
+    AddressFull {
+        /// The per-address cap, `connections.max_per_addr`.
+        max: usize,
+    },
 }
 
 /// One admitted connection; dropping it gives the place back.

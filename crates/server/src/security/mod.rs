@@ -6,7 +6,7 @@
 //! - [`session_key`]: signed session tokens, the secret an SSE or polling session's
 //!   requests carry (its public `connection_id` grants nothing).
 //! - [`rules`]: `--allowed-origins` and `--allowed-hosts`: parsing and matching.
-//! - [`guard`]: the axum middleware that applies them: 403 (401 `origin_not_allowed`) for
+//! - `guard`: the axum middleware that applies them: 403 (401 `origin_not_allowed`) for
 //!   a browser request from another origin, 421 (402 `host_not_allowed`) for the
 //!   dashboard under a foreign `Host`, and the CORS answers of the HTTP transports.
 

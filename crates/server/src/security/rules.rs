@@ -218,8 +218,14 @@ fn is_authority_byte(b: u8) -> bool {
 /// The server's compiled rules, with the address its listener is bound to.
 #[derive(Debug, Clone)]
 pub struct Rules {
+    /// `--allowed-origins`: a request carrying an `Origin` that matches none is answered
+    /// 403 with `error` 401 `origin_not_allowed`.
     pub origins: Vec<OriginRule>,
+    /// `--allowed-hosts`: a request to the dashboard or its API whose `Host` matches none
+    /// is answered 421 with `error` 402 `host_not_allowed` (what defeats DNS rebinding).
     pub hosts: Vec<HostRule>,
+    /// Where the HTTP listener is bound: `local` also allows this address as a host when
+    /// it is a specific one (not `0.0.0.0` or `[::]`).
     pub bound: SocketAddr,
 }
 

@@ -2,10 +2,10 @@
 //! unchanged; no hub, no JSON, no `welcome`. It is the baseline that shows what the hub
 //! costs: benchmarks and the academy run the same load against both.
 //!
-//! It still goes through the shared [`lifecycle`](super::lifecycle) like every
-//! transport, with `/ws`'s [`Keepalive`]: a ping every `heartbeat` (woken by the server's
-//! one ticker, no timer per connection), a close with 4000 once nothing (not even a pong)
-//! arrived within `idle_timeout`, a close with 4001 when an echo is not taken within the
+//! It still goes through the shared `transports::lifecycle` like every transport, with
+//! `/ws`'s `Keepalive`: a ping every `heartbeat` (woken by the server's one ticker, no
+//! timer per connection), a close with 4000 once nothing (not even a pong) arrived
+//! within `idle_timeout`, a close with 4001 when an echo is not taken within the
 //! write timeout (checked at the ticks, so within one heartbeat after it), and 1001 at
 //! shutdown.
 

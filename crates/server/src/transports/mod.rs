@@ -3,7 +3,7 @@
 //! the connection's outbox to the wire in its own framing. None of them knows about
 //! channels, sequence numbers or history.
 //!
-//! The streaming transports (`ws`, `echo`, `sse`, `tcp`) share one [`lifecycle`]: opening,
+//! The streaming transports (`ws`, `echo`, `sse`, `tcp`) share one `lifecycle` module: opening,
 //! heartbeats and idle culling from one ticker, write timeouts, the close notice, the
 //! linger and the end reason. [`routes`] mounts the HTTP transports and starts that
 //! ticker, so no router can be built without it.

@@ -2,13 +2,13 @@
 //!
 //! A *session* is a hub connection that outlives requests, found by its secret
 //! `session_token` (its `welcome` and every response carry it; the public
-//! `connection_id` grants nothing, see [`super::credential`]). A request without a token
+//! `connection_id` grants nothing, see the `transports::credential` module). A request without a token
 //! opens a session (counted as `long_poll` or `short_poll` by the endpoint it arrived
 //! on) and returns at once with `welcome` and `subscribed`. A request with one may
 //! acknowledge a `cursor`, may carry a `message` to send, and then gets
 //! every message waiting: at once when there are any (or always, for `/short-poll`),
 //! otherwise after the first one arrives or, with none, after `timeout` with
-//! `"timeout": true`. See [`bodies`] for the bodies and [`poll_session`] for the cursor rules.
+//! `"timeout": true`. The `bodies` module has the bodies, `poll_session` the cursor rules.
 //!
 //! Guarantees:
 //! - A response lost on the wire is delivered again: messages stay pending until a later
@@ -23,7 +23,7 @@
 //! - Long polls end at once when the server shuts down (with `"closed"` 1001), so a
 //!   graceful shutdown never waits out a poll timeout.
 //! - Sending without polling (`POST /poll/message`) and ending a session
-//!   (`POST /poll/close`) are in [`send`].
+//!   (`POST /poll/close`) are in the `send` module.
 //! - Errors: 503 + 204 (turned off), 415 + 202, 413 + 206, 400 + 100/103/104, 403 + 400
 //!   (no valid `session_token`: checked before anything else about the session, so a
 //!   refused request never holds, acknowledges or ends one), 404 + 200 (the token's

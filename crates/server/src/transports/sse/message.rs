@@ -24,6 +24,9 @@ use crate::{
     transports::{http_error::transport_disabled, json_body::read_envelope},
 };
 
+/// `POST /sse/message`: checks the envelope and its `session_token`, then hands the
+/// message to the stream's hub connection as if it had arrived on the stream; `204` at
+/// once, the replies follow as events on the stream.
 pub async fn message_handler(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -1,14 +1,14 @@
 //! `GET /sse` and `POST /sse/message`: the hub over Server-Sent Events.
 //!
-//! Framing (see [`frame`]): the response is `200 text/event-stream; charset=utf-8` with
+//! Framing (the `frame` module): the response is `200 text/event-stream; charset=utf-8` with
 //! `Cache-Control: no-cache` and `X-Accel-Buffering: no`. It opens with a `retry:` hint,
 //! then every message the connection receives is one event: `event:` its `type`,
-//! `data:` its JSON, and `id:` a resume token (see [`token`]) whenever the stream's
+//! `data:` its JSON, and `id:` a resume token (the `token` module) whenever the stream's
 //! position changed (every channel message, every `subscribed`). The first event is
 //! `welcome`, carrying the public `connection_id` and the secret `session_token` that
 //! `POST /sse/message` needs (only this stream's reader ever sees it). A `: heartbeat`
 //! comment is written every `heartbeat`, when the server's one ticker wakes the stream
-//! (the shared [`lifecycle`](super::lifecycle); no timer per stream).
+//! (the shared `transports::lifecycle`; no timer per stream).
 //!
 //! Guarantees:
 //! - Resume: `Last-Event-ID` (or `?lastEventId=` for clients that cannot set headers)
@@ -61,6 +61,7 @@ pub const SSE_WRITE_BATCH: usize = 64;
 /// task can encode the next batch while hyper writes the last one.
 pub const SSE_STREAM_CHUNKS: usize = 4;
 
+/// The query of `GET /sse`.
 #[derive(Debug, Deserialize)]
 pub struct SseParams {
     /// Comma-separated channels to join on connect.
@@ -70,6 +71,9 @@ pub struct SseParams {
     last_event_id: Option<String>,
 }
 
+/// `GET /sse`: opens the event stream (see the module's guarantees). Answers non-200
+/// only when retrying cannot help: 400 with `error` 104 for a bad channel name in
+/// `channels`, 503 with 204 when SSE is off.
 pub async fn handler(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,

@@ -5,10 +5,10 @@
 //! auto-subscribe list); `broadcast` is always joined.
 //!
 //! Guarantees:
-//! - One task per connection (a hand-written future, [`ws_session`]) reads frames, drains
+//! - One task per connection (a hand-written future, `ws_session`) reads frames, drains
 //!   the outbox and writes, so an idle connection costs one 512-byte task, one small read
 //!   buffer and an empty outbox (about 2 KB in all; see docs/benchmarks.md).
-//! - Keepalive, from the shared [`lifecycle`](super::lifecycle): one ticker for the
+//! - Keepalive, from the shared `transports::lifecycle`: one ticker for the
 //!   whole server wakes every session each `heartbeat`; each then sends a WebSocket
 //!   ping, and closes with 4000 a connection from which
 //!   nothing (not even a pong) arrived within `idle_timeout` (noticed at the first tick
@@ -45,12 +45,16 @@ mod raw_write;
 mod ws_session;
 use ws_session::WsSession;
 
+/// The query of `GET /ws`.
 #[derive(Debug, Deserialize)]
 pub struct WsParams {
     /// Comma-separated channels to join on connect.
     channels: Option<String>,
 }
 
+/// `GET /ws`: checks the channel list (400 with `error` 104 before the upgrade) and the
+/// handshake (426 or 400 with an `error`), then upgrades and hands the socket to its
+/// session task, which joins the channels. 503 with `error` 204 when WebSocket is off.
 pub async fn handler(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
