@@ -77,8 +77,8 @@ pub(crate) struct ClientArgs {
 enum ClientCommand {
     /// A guided tour: connect, chat, broadcast, ping, stats, custom, subscribe/resume, disconnect.
     Demo,
-    /// Interactive chat: /broadcast <text>, /ping, /stats, /join <ch>, /leave <ch>, /exit;
-    /// plain text is a chat line. Works with piped stdin (exits at end of input).
+    /// Interactive chat: `/broadcast <text>`, `/ping`, `/stats`, `/join <ch>`, `/leave <ch>`,
+    /// `/exit`; plain text is a chat line. Works with piped stdin (exits at end of input).
     Chat,
     /// Print messages from channels as they arrive.
     Listen(listen::ListenArgs),

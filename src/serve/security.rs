@@ -18,14 +18,14 @@ use switchboard_server::{
 #[command(next_help_heading = "Security")]
 pub(crate) struct SecurityArgs {
     /// Web origins whose pages may use the server (comma-separated): `local` (pages on
-    /// localhost, 127.0.0.1 or [::1] at any port, and same-origin pages on an allowed
+    /// localhost, 127.0.0.1 or `[::1]` at any port, and same-origin pages on an allowed
     /// host), `*` (any page on the web), or origins such as https://*.example.com
     /// (`*` matches any run of characters). Requests without `Origin` are not browsers'
     /// and are not refused; others get 403.
     #[arg(long, env = "SWITCHBOARD_ALLOWED_ORIGINS", default_value = server::DEFAULT_ALLOWED_ORIGINS)]
     allowed_origins: RuleList<OriginRule>,
     /// Host names the dashboard and its API answer to (comma-separated): `local`
-    /// (localhost, 127.0.0.1, [::1] and the bound address), `*` (any), or names such as
+    /// (localhost, 127.0.0.1, `[::1]` and the bound address), `*` (any), or names such as
     /// app.example.com, *.example.com. Others get 421 (defeats DNS rebinding).
     #[arg(long, env = "SWITCHBOARD_ALLOWED_HOSTS", default_value = server::DEFAULT_ALLOWED_HOSTS)]
     allowed_hosts: RuleList<HostRule>,

@@ -4,8 +4,8 @@
 //!
 //! - [`simulator`]: one run at a time of N connections of one transport against a
 //!   switchboard server, pinging at a set rate, sampled every second.
-//! - [`compare`]: the same ping workload over every transport, one after another, with
-//!   bytes and HTTP requests counted at the client's socket.
+//! - [`compare`](mod@compare): the same ping workload over every transport, one after
+//!   another, with bytes and HTTP requests counted at the client's socket.
 //!
 //! Every connection either makes is a [`switchboard_client::Client`], the project's one
 //! client implementation, so what the academy measures is what applications get.
@@ -13,11 +13,9 @@
 //! # Layout
 //! - [`simulator`]: limits, the run, its samples and the server's resident memory.
 //!   Its `connection` module is one simulated connection (a client that pings and counts).
-//! - [`compare`]: the comparison and its figures.
+//! - [`compare`](mod@compare): the comparison and its figures.
 //! - `meter`: the wire log that counts every byte and request, and keeps a transcript.
 //! - `render`: a transcript's bytes shown for people (HTTP text, WebSocket and TCP frames).
-
-#![warn(missing_docs)]
 
 pub mod compare;
 mod meter;
