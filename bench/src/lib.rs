@@ -14,8 +14,6 @@
 //! The scenarios take an address and a pid rather than starting servers themselves, so
 //! the smoke test can run them against an in-process server in a few seconds.
 
-#![warn(missing_docs)]
-
 pub mod dialect;
 pub mod fanout;
 pub mod idle;

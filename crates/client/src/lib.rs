@@ -26,8 +26,6 @@
 //! - [`options`], [`backoff`], [`endpoint`]: settings, reconnect delays, URLs.
 //! - [`wire`]: `--show-wire` rendering of the raw bytes.
 
-#![warn(missing_docs)]
-
 pub mod backoff;
 mod callbacks;
 pub mod client;

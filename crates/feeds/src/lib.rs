@@ -13,8 +13,6 @@
 //! - [`weather`]: Open-Meteo current conditions on `weather`, fetched by
 //!   `weather::source`, for the dashboard's weather cards.
 
-#![warn(missing_docs)]
-
 pub mod clock;
 pub mod metrics;
 pub mod weather;

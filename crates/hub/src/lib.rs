@@ -30,8 +30,6 @@
 //!   the in-memory implementation ([`MemoryBroker`]).
 //! - [`hub`]: the facade transports call ([`Hub`]): open, handle, disconnect, stats.
 
-#![warn(missing_docs)]
-
 pub mod broker;
 pub mod config;
 pub mod connection;

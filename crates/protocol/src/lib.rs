@@ -18,8 +18,6 @@
 //! - [`frame`]: length-prefixed framing for the raw TCP transport.
 //! - [`request_id`]: the id a client may put on a request, echoed in its reply.
 
-#![warn(missing_docs)]
-
 pub mod channel;
 pub mod client;
 pub mod delivery;
