@@ -22,7 +22,9 @@
 //! - A client that goes away is noticed when hyper drops the body (the read side sees
 //!   EOF or a write fails, at the latest on the next heartbeat) and is disconnected from
 //!   the hub at once. A client that stops reading is cut off as soon as its outbox
-//!   overflows (4001), or after `SSE_WRITE_TIMEOUT` (30 s) without progress.
+//!   overflows (4001), when a socket write is stuck for the edge's HTTP write timeout
+//!   (10 s by default), or after `SSE_WRITE_TIMEOUT` (30 s) without the stream's chunk
+//!   buffer draining, whichever comes first.
 
 pub(crate) mod frame;
 mod message;
