@@ -87,6 +87,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.validate().context(
         "invalid configuration (each setting is a `switchboard serve` flag and a SWITCHBOARD_* variable; see --help)",
     )?;
+    // Installed before anything is announced: until a handler is in place SIGTERM kills
+    // the process outright, and clients would lose their close frame (a supervisor or a
+    // test may signal as soon as it reads the address).
+    let stop_signals = StopSignals::install();
     let server = Server::start(config).await.context("starting the server")?;
     // Printed on stdout so scripts (and tests) can find the port when it was 0.
     announce(&format!(
@@ -98,7 +102,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let stop = server.shutdown_token();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop_signals.wait().await;
         stop.cancel();
     });
     let report = server.run_until_stopped().await;
@@ -116,24 +120,54 @@ fn announce(line: &str) {
     let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM and SIGINT (Ctrl-C), listened for from the moment this is made.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    /// Registers the handlers now (tokio's `ctrl_c()` would only register on first poll).
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
                 Err(err) => {
-                    tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                    let _ = ctrl_c.await;
-                    return;
+                    tracing::warn!(%err, "cannot listen for {name}; it will stop the server without a graceful shutdown");
+                    None
                 }
             };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            Self {
+                term: listen(SignalKind::terminate(), "SIGTERM"),
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+            }
         }
+        #[cfg(not(unix))]
+        Self {}
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    /// Resolves at the first stop signal.
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.term) => {}
+                () = next(self.interrupt) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
