@@ -68,6 +68,12 @@ pub enum ConfigError {
         "`security.session_key` is {len} bytes; at least {min}: a short key is easier to guess than the tokens it signs"
     )]
     SessionKeyTooShort { len: usize, min: usize },
+    #[error(
+        "`prometheus.addr` ({addr}) is a listener of its own for /metrics, but `prometheus.enabled` is false"
+    )]
+    PrometheusAddrWhileDisabled { addr: std::net::SocketAddr },
+    #[error("`prometheus.addr` wants port {port}, which the {other} listener already uses")]
+    PrometheusPortTaken { port: u16, other: &'static str },
 }
 
 impl ServerConfig {
@@ -84,6 +90,30 @@ impl ServerConfig {
         if self.tcp.enabled && self.tcp.port != 0 && self.tcp.port == self.http.port() {
             return Err(ConfigError::SamePort {
                 port: self.tcp.port,
+            });
+        }
+        self.validate_prometheus()
+    }
+
+    /// `/metrics` on a listener of its own needs a port no other listener wants.
+    fn validate_prometheus(&self) -> Result<(), ConfigError> {
+        let Some(addr) = self.prometheus.addr else {
+            return Ok(());
+        };
+        if !self.prometheus.enabled {
+            return Err(ConfigError::PrometheusAddrWhileDisabled { addr });
+        }
+        let port = addr.port();
+        if port != 0 && port == self.http.port() {
+            return Err(ConfigError::PrometheusPortTaken {
+                port,
+                other: "HTTP",
+            });
+        }
+        if port != 0 && self.tcp.enabled && port == self.tcp.port {
+            return Err(ConfigError::PrometheusPortTaken {
+                port,
+                other: "raw TCP",
             });
         }
         Ok(())

@@ -156,6 +156,8 @@ impl TcpSession<'_> {
                     Written::TooSlow => return self.slow_consumer(reader, writer).await,
                 },
                 Wake::Keepalive(Due::IdleTimeout) => {
+                    // Recorded on the connection so its end is counted as an idle timeout.
+                    self.connection.close(CloseCode::IdleTimeout);
                     let within = self.keepalive.close_within(CloseCode::IdleTimeout);
                     return finish(reader, writer, CloseCode::IdleTimeout, within).await;
                 }

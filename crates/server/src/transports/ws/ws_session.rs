@@ -226,6 +226,8 @@ impl WsSession {
         match self.clock.due(&self.keepalive()) {
             Some(Due::IdleTimeout) => {
                 let reason = CloseCode::IdleTimeout;
+                // Recorded on the connection so its end is counted as an idle timeout.
+                self.connection.close(reason);
                 let closing = self.close_with(reason, self.keepalive().close_within(reason));
                 self.end(EndReason::Closed(reason), closing);
                 Poll::Ready(())
