@@ -29,6 +29,12 @@ if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
     npm ci --prefix tests/browser --no-audit --no-fund
 fi
 
+step "Python prometheus-client, the outside parser /metrics is checked with (tests/prometheus)"
+if [ ! -x target/promvenv/bin/python ]; then
+    python3 -m venv target/promvenv
+    target/promvenv/bin/pip install --quiet prometheus-client==0.26.0
+fi
+
 step "formatting"
 cargo fmt --all -- --check
 

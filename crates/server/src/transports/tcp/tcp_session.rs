@@ -91,6 +91,7 @@ pub(super) async fn run(
     .run(stream)
     .await;
     tracing::debug!(connection = %connection.id(), ?ended, "TCP connection closed");
+    ended.record(&connection);
     hub.disconnect(&connection).await;
     if let Some(read) = read {
         lifecycle::linger(read).await;
@@ -156,8 +157,6 @@ impl TcpSession<'_> {
                     Written::TooSlow => return self.slow_consumer(reader, writer).await,
                 },
                 Wake::Keepalive(Due::IdleTimeout) => {
-                    // Recorded on the connection so its end is counted as an idle timeout.
-                    self.connection.close(CloseCode::IdleTimeout);
                     let within = self.keepalive.close_within(CloseCode::IdleTimeout);
                     return finish(reader, writer, CloseCode::IdleTimeout, within).await;
                 }

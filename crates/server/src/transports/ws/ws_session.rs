@@ -101,6 +101,7 @@ impl WsSession {
     /// Starts the end of the session: `closing` (if any) runs, then the hub forgets it.
     fn end(&mut self, reason: EndReason, closing: Option<Cold>) {
         tracing::debug!(connection = %self.connection.id(), ?reason, "WebSocket closed");
+        reason.record(&self.connection);
         self.write = None;
         self.phase = Phase::Ending(reason);
         self.cold = closing;
@@ -226,8 +227,6 @@ impl WsSession {
         match self.clock.due(&self.keepalive()) {
             Some(Due::IdleTimeout) => {
                 let reason = CloseCode::IdleTimeout;
-                // Recorded on the connection so its end is counted as an idle timeout.
-                self.connection.close(reason);
                 let closing = self.close_with(reason, self.keepalive().close_within(reason));
                 self.end(EndReason::Closed(reason), closing);
                 Poll::Ready(())
