@@ -70,6 +70,14 @@ async fn the_families_are_there_with_their_types_and_bounded_labels() {
     let buckets = families.samples("switchboard_connection_duration_seconds_bucket");
     assert!(buckets.len() > 5, "{buckets:?}");
     assert!(families.value("process_resident_memory_bytes", &[]) > 0.0);
+    // docs/operations.md cannot drift: every family has a row in its table.
+    let operations = include_str!("../../../docs/operations.md");
+    for name in families.names() {
+        assert!(
+            operations.contains(&format!("| `{name}` |")),
+            "docs/operations.md has no row for {name}"
+        );
+    }
     server.shutdown().await;
 }
 

@@ -77,6 +77,11 @@ impl Families {
             .unwrap()
     }
 
+    /// Every family's name.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+
     /// Every sample named `sample` (e.g. `x_total`, `x_bucket`), with its labels.
     pub(crate) fn samples(&self, sample: &str) -> Vec<(Map<String, Value>, f64)> {
         self.0
