@@ -11,7 +11,7 @@ use std::{
 };
 
 use switchboard_protocol::{
-    CloseCode,
+    CloseCode, ErrorCode,
     server::{Transport, TransportCounts},
 };
 
@@ -51,6 +51,8 @@ pub struct HubCounters {
     pub slow_consumer_disconnects: AtomicU64,
     open: [AtomicU64; 5],
     accepted: [AtomicU64; 5],
+    /// `error` replies per [`ErrorCode`] (in the order of `ErrorCode::ALL`).
+    errors_by_code: [AtomicU64; ErrorCode::ALL.len()],
     ends: [AtomicU64; END_REASONS],
     /// Per bucket of [`CONNECTION_DURATION_BUCKETS`] (not cumulative), then `+Inf`.
     duration_buckets: [AtomicU64; CONNECTION_DURATION_BUCKETS.len() + 1],
@@ -78,6 +80,23 @@ impl HubCounters {
     /// Counts a connection on `transport` gone; call exactly once per [`HubCounters::opened`].
     pub fn closed(&self, transport: Transport) {
         self.open[transport.index()].fetch_sub(1, Relaxed);
+    }
+
+    /// Counts an `error` reply with `code`: in `errors_out` and by its code.
+    pub fn error_sent(&self, code: ErrorCode) {
+        self.errors_out.fetch_add(1, Relaxed);
+        if let Some(index) = ErrorCode::ALL.iter().position(|c| *c == code) {
+            self.errors_by_code[index].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// `error` replies sent since the hub started, per code (every code, zeros included).
+    pub fn errors_by_code(&self) -> Vec<(ErrorCode, u64)> {
+        ErrorCode::ALL
+            .iter()
+            .zip(&self.errors_by_code)
+            .map(|(code, count)| (*code, count.load(Relaxed)))
+            .collect()
     }
 
     /// Counts a connection's end: `closed_with` is the code the server closed it with, or
@@ -165,5 +184,17 @@ mod tests {
         assert_eq!(durations.buckets[2], (10.0, 1));
         assert_eq!(durations.buckets.last(), Some(&(f64::INFINITY, 1)));
         assert!((durations.sum_seconds - 200_002.05).abs() < 1e-6);
+    }
+
+    #[test]
+    fn errors_are_counted_in_total_and_by_code() {
+        let counters = HubCounters::default();
+        counters.error_sent(ErrorCode::InvalidJson);
+        counters.error_sent(ErrorCode::InvalidJson);
+        assert_eq!(counters.errors_out.load(Relaxed), 2);
+        let by_code = counters.errors_by_code();
+        assert_eq!(by_code.len(), ErrorCode::ALL.len());
+        assert!(by_code.contains(&(ErrorCode::InvalidJson, 2)));
+        assert_eq!(by_code.iter().map(|(_, n)| n).sum::<u64>(), 2);
     }
 }

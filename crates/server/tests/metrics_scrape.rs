@@ -52,7 +52,15 @@ async fn the_families_are_there_with_their_types_and_bounded_labels() {
         assert_eq!(families.kind(name), kind, "{name}");
     }
     // Labels come from a closed set: never a channel, a user or a connection.
-    let allowed = ["transport", "reason", "code", "le", "version", "commit"];
+    let allowed = [
+        "transport",
+        "reason",
+        "code",
+        "error",
+        "le",
+        "version",
+        "commit",
+    ];
     for (name, label) in families.label_names() {
         assert!(
             allowed.contains(&label.as_str()),
@@ -106,6 +114,9 @@ async fn counters_move_by_exactly_what_the_traffic_did() {
             .await;
         client.recv_type("chat").await;
     }
+    // One malformed message: counted as received, and as one invalid_json error.
+    client.send_raw(Message::Text("not json".into())).await;
+    assert_eq!(client.recv_type("error").await["code"], 100);
     client.send_raw(Message::Close(None)).await;
     drop(client);
     let hub = server.hub().clone();
@@ -137,7 +148,17 @@ async fn counters_move_by_exactly_what_the_traffic_did() {
     );
     assert_eq!(
         after.delta(&before, "switchboard_messages_received_total", &[]),
-        CHATS as f64
+        CHATS as f64 + 1.0
+    );
+    let invalid_json = [("code", "100"), ("error", "invalid_json")];
+    assert_eq!(
+        after.delta(&before, "switchboard_errors_sent_total", &invalid_json),
+        1.0
+    );
+    let rate_limited = [("error", "rate_limited")];
+    assert_eq!(
+        after.delta(&before, "switchboard_errors_sent_total", &rate_limited),
+        0.0
     );
     // Each chat came back to its sender at least: welcome, 2 subscribed and 3 chats.
     assert!(after.delta(&before, "switchboard_messages_sent_total", &[]) >= 6.0);

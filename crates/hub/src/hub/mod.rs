@@ -281,7 +281,7 @@ impl Hub {
     /// Queues an `error` to one connection.
     pub fn send_error(&self, connection: &Connection, err: &ProtocolError) {
         tracing::debug!(connection = %connection.id(), code = err.code.code(), message = %err.message, "client error");
-        self.counters.errors_out.fetch_add(1, Relaxed);
+        self.counters.error_sent(err.code);
         self.reply(connection, &ServerMessage::from_error(err));
     }
 

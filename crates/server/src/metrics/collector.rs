@@ -3,7 +3,8 @@
 //! counts twice (the hub already counts every figure exported here).
 //!
 //! Guarantees: cardinality is bounded by construction: the only labels are `transport`
-//! (5 values), the close `reason` and `code` (9 values) and the build's `version` and
+//! (5 values), the close `reason` and `code` (9 values), the error `code` and `error`
+//! (one per documented error code) and the build's `version` and
 //! `commit`; never a channel or a connection.
 
 use std::sync::Arc;
@@ -169,12 +170,19 @@ impl Collector for HubCollector {
             "Server messages queued to connections: each subscriber's copy, replies and errors.",
             stats.messages_out,
         )?;
-        counter(
-            e,
+        let mut errors = e.encode_descriptor(
             "switchboard_errors_sent",
-            "Error replies sent to clients (rate limited, refused, malformed...).",
-            stats.errors_out,
+            "Error replies sent to clients, by error code (rate_limited, refused, malformed...).",
+            None,
+            MetricType::Counter,
         )?;
+        for (code, count) in counters.errors_by_code() {
+            let labels = [
+                ("code", code.code().to_string()),
+                ("error", code.name().to_owned()),
+            ];
+            ConstCounter::new(count).encode(errors.encode_family(&labels)?)?;
+        }
         counter(
             e,
             "switchboard_slow_consumer_disconnects",
