@@ -29,6 +29,13 @@ if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
     npm ci --prefix tests/browser --no-audit --no-fund
 fi
 
+step "Python prometheus-client, the outside parser /metrics is checked with (tests/prometheus)"
+# Checked by importing it, so a half-finished earlier install is completed.
+if ! target/promvenv/bin/python -c 'import prometheus_client' 2>/dev/null; then
+    python3 -m venv target/promvenv
+    target/promvenv/bin/pip install --quiet prometheus-client==0.26.0
+fi
+
 step "formatting"
 cargo fmt --all -- --check
 

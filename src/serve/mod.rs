@@ -11,10 +11,12 @@
 //! - [`server`]: the HTTP listener, connection caps and HTTP timeouts, the hub's limits, shutdown.
 //! - [`transports`]: WebSocket, Server-Sent Events, polling, raw TCP.
 //! - [`feeds`]: the clock, metrics and weather feeds, the connection simulator.
+//! - [`observe`]: the Prometheus endpoint (`/metrics`) and where it listens.
 //! - [`security`]: allowed origins and hosts, the session-token key.
 //! - [`values`]: durations written as humantime, channel lists.
 
 mod feeds;
+mod observe;
 mod security;
 mod server;
 mod transports;
@@ -55,6 +57,8 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     security: security::SecurityArgs,
     #[command(flatten)]
+    prometheus: observe::PrometheusArgs,
+    #[command(flatten)]
     shutdown: server::ShutdownArgs,
 }
 
@@ -74,6 +78,7 @@ impl ServeArgs {
             weather: self.weather.into_config(),
             simulator: self.simulator.into_config(),
             security: self.security.into_config(),
+            prometheus: self.prometheus.into_config(),
             shutdown_grace,
             shutdown_drain,
         }
@@ -99,6 +104,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ));
     if let Some(tcp) = server.tcp_addr() {
         announce(&format!("switchboard raw TCP on {tcp}"));
+    }
+    if let Some(prometheus) = server.prometheus_addr() {
+        announce(&format!(
+            "switchboard metrics on http://{prometheus}/metrics"
+        ));
     }
     let stop = server.shutdown_token();
     tokio::spawn(async move {

@@ -1,4 +1,6 @@
-//! `GET /healthz` (liveness) and `GET /api/stats` (the same server figures as `get_stats`).
+//! `GET /healthz` (liveness), `GET /readyz` (readiness) and `GET /api/stats` (the same
+//! server figures as `get_stats`). `docs/protocol.md` says how a load balancer and
+//! Kubernetes should use the two probes.
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde_json::json;
@@ -18,6 +20,21 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             StatusCode::OK,
             Json(json!({"status": "ok", "epoch": state.hub.epoch()})),
         )
+    }
+}
+
+/// 200 with `{"status":"ready"}` once the listeners are bound and the broker answers;
+/// 503 while draining or shutting down. The routes exist only after every listener is
+/// bound, and the in-memory broker is reachable for as long as the hub runs, so today
+/// readiness is "not draining"; a networked broker adds its own check here.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.hub.is_draining() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not_ready", "reason": "shutting_down"})),
+        )
+    } else {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
     }
 }
 

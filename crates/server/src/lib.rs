@@ -9,7 +9,8 @@
 //! - [`app`]: [`AppState`](app::AppState), what every handler shares (imports no handler).
 //! - [`routes`]: the HTTP routes, each group behind its guard.
 //! - [`security`]: session tokens, allowed origins and hosts, and the guard that applies them.
-//! - [`api`]: `GET /healthz` and `GET /api/stats`.
+//! - [`api`]: `GET /healthz`, `GET /readyz` and `GET /api/stats`.
+//! - [`metrics`]: `GET /metrics` in the Prometheus text format.
 //! - [`web`]: the dashboard page and its scripts, embedded in the binary.
 //! - [`academy`]: the dashboard's academy routes over the `switchboard-academy` crate
 //!   (the connection simulator and the measured protocol comparison).
@@ -21,6 +22,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod edge;
+pub mod metrics;
 pub mod routes;
 pub mod security;
 pub mod server;

@@ -9,6 +9,7 @@ use axum::{Router, middleware::from_fn_with_state, routing::get};
 use crate::{
     academy, api,
     app::AppState,
+    metrics,
     security::{guard, rules::Rules},
     transports, web,
 };
@@ -27,9 +28,21 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(academy::routes(&state))
         .layer(from_fn_with_state(rules, guard::dashboard));
-    Router::new()
+    // Probes and the scrape are not browsers' requests: no Origin or Host rule applies.
+    let mut probes = Router::new()
         .route("/healthz", get(api::healthz))
-        .merge(transports)
-        .merge(dashboard)
+        .route("/readyz", get(api::readyz));
+    if state.config.prometheus.enabled && state.config.prometheus.addr.is_none() {
+        probes = probes.route("/metrics", get(metrics::scrape));
+    }
+    probes.merge(transports).merge(dashboard).with_state(state)
+}
+
+/// The app of the `--prometheus-addr` listener: `/metrics` and the probes, nothing else.
+pub fn operator_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::scrape))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
         .with_state(state)
 }

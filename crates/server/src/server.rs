@@ -16,7 +16,7 @@ use crate::{
     app::AppState,
     config::{ConfigError, ServerConfig},
     edge::{admission::Admission, http},
-    routes::router,
+    routes::{operator_router, router},
     transports::tcp,
 };
 
@@ -41,6 +41,7 @@ pub enum ServerError {
 pub struct Server {
     http_addr: SocketAddr,
     tcp_addr: Option<SocketAddr>,
+    prometheus_addr: Option<SocketAddr>,
     hub: Arc<Hub>,
     admission: Admission,
     shutdown: CancellationToken,
@@ -102,6 +103,16 @@ impl Server {
             None
         };
         let tcp_addr = tcp_listener.as_ref().map(|(_, addr)| *addr);
+        let prometheus_listener = match config.prometheus.addr {
+            Some(addr) if config.prometheus.enabled => {
+                let bind_error = |source| ServerError::Bind { addr, source };
+                let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+                let bound = listener.local_addr().map_err(bind_error)?;
+                Some((listener, bound))
+            }
+            _ => None,
+        };
+        let prometheus_addr = prometheus_listener.as_ref().map(|(_, addr)| *addr);
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let grace = config.shutdown_grace;
@@ -133,6 +144,21 @@ impl Server {
             weather: &state.config.weather,
         };
         switchboard_feeds::spawn_all(&hub, feeds, &tasks, &shutdown);
+        if let Some((listener, addr)) = prometheus_listener {
+            tracing::info!(prometheus_addr = %addr, "/metrics listening");
+            // Plain axum: a scrape is one short request from a known client, so the main
+            // listener's caps and timeouts are not needed here.
+            let app = operator_router(state.clone());
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await;
+                if let Err(err) = served {
+                    tracing::warn!(%err, "the /metrics listener failed");
+                }
+            });
+        }
         let app = router(state);
         let http_task = tokio::spawn(http::serve(
             listener,
@@ -145,6 +171,7 @@ impl Server {
         Ok(Self {
             http_addr,
             tcp_addr,
+            prometheus_addr,
             hub,
             admission,
             shutdown,
@@ -164,6 +191,12 @@ impl Server {
     /// Where the raw TCP listener is bound; `None` when TCP is turned off.
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
         self.tcp_addr
+    }
+
+    /// Where `/metrics` has a listener of its own (`--prometheus-addr`); `None` when it
+    /// is served on the HTTP port or not at all.
+    pub fn prometheus_addr(&self) -> Option<SocketAddr> {
+        self.prometheus_addr
     }
 
     /// The hub every transport feeds (for stats, feeds and tests that publish directly).

@@ -8,7 +8,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering::Relaxed},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use switchboard_protocol::{
@@ -281,7 +281,7 @@ impl Hub {
     /// Queues an `error` to one connection.
     pub fn send_error(&self, connection: &Connection, err: &ProtocolError) {
         tracing::debug!(connection = %connection.id(), code = err.code.code(), message = %err.message, "client error");
-        self.counters.errors_out.fetch_add(1, Relaxed);
+        self.counters.error_sent(err.code);
         self.reply(connection, &ServerMessage::from_error(err));
     }
 
@@ -302,6 +302,8 @@ impl Hub {
         if !connection.mark_disconnected() {
             return;
         }
+        // The code the server closed it with; none means the client ended it.
+        let closed_with = connection.outbox().closed();
         connection.close(CloseCode::Normal);
         let channels = std::mem::take(&mut *connection.subscriptions.lock());
         for channel in &channels {
@@ -309,7 +311,22 @@ impl Hub {
         }
         self.registry.remove(connection.id());
         self.counters.closed(connection.transport());
-        tracing::debug!(connection = %connection.id(), transport = %connection.transport(), "disconnected");
+        let lasted = Duration::from_millis(
+            (self.started.elapsed().as_millis() as u64).saturating_sub(connection.opened_ms()),
+        );
+        self.counters.ended(closed_with, lasted);
+        // One event per connection, whatever its transport: what an operator greps for.
+        tracing::info!(
+            connection = %connection.id(),
+            transport = %connection.transport(),
+            remote = connection.remote().map(tracing::field::display),
+            duration_ms = lasted.as_millis() as u64,
+            close_code = closed_with.map(CloseCode::code),
+            close_reason = closed_with.map_or("client_gone", CloseCode::reason),
+            messages_in = connection.messages_in(),
+            messages_out = connection.messages_out(),
+            "connection closed"
+        );
     }
 
     /// The hub's own copy of `channel`'s name (`broadcast` or an auto-subscribe

@@ -5,6 +5,7 @@
 //! with; [`crate::Server::start`] calls it, so code downstream never clamps a setting.
 
 mod connections;
+mod prometheus;
 mod security;
 mod validate;
 
@@ -25,6 +26,7 @@ pub use connections::{
     DEFAULT_HTTP_KEEPALIVE_TIMEOUT, DEFAULT_HTTP_WRITE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_ADDR, OVER_CAP_ANSWERS,
 };
+pub use prometheus::{DEFAULT_PROMETHEUS_ENABLED, PrometheusConfig};
 pub use security::{
     DEFAULT_ALLOWED_HOSTS, DEFAULT_ALLOWED_ORIGINS, MIN_SESSION_KEY_BYTES, SecurityConfig,
 };
@@ -322,6 +324,8 @@ pub struct ServerConfig {
     pub simulator: SimulatorConfig,
     /// Allowed origins and hosts, and the session key.
     pub security: SecurityConfig,
+    /// `GET /metrics`: on or off, and where.
+    pub prometheus: PrometheusConfig,
     /// How long graceful shutdown waits, once every connection was told to close
     /// (1001), for them to flush and end; the rest are then dropped and the shutdown is
     /// reported unclean. Default [`DEFAULT_SHUTDOWN_GRACE`] (10 s).
@@ -348,6 +352,7 @@ impl Default for ServerConfig {
             weather: WeatherFeedConfig::default(),
             simulator: SimulatorConfig::default(),
             security: SecurityConfig::default(),
+            prometheus: PrometheusConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             shutdown_drain: DEFAULT_SHUTDOWN_DRAIN,
         }

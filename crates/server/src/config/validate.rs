@@ -107,6 +107,22 @@ pub enum ConfigError {
         /// The shortest accepted, in bytes.
         min: usize,
     },
+    /// A listener address for `/metrics` while `/metrics` is turned off.
+    #[error(
+        "`prometheus.addr` ({addr}) is a listener of its own for /metrics, but `prometheus.enabled` is false"
+    )]
+    PrometheusAddrWhileDisabled {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+    },
+    /// The `/metrics` listener would take a port another listener uses.
+    #[error("`prometheus.addr` wants port {port}, which the {other} listener already uses")]
+    PrometheusPortTaken {
+        /// The port asked for.
+        port: u16,
+        /// Which listener already has it (`http` or `tcp`).
+        other: &'static str,
+    },
 }
 
 impl ServerConfig {
@@ -123,6 +139,30 @@ impl ServerConfig {
         if self.tcp.enabled && self.tcp.port != 0 && self.tcp.port == self.http.port() {
             return Err(ConfigError::SamePort {
                 port: self.tcp.port,
+            });
+        }
+        self.validate_prometheus()
+    }
+
+    /// `/metrics` on a listener of its own needs a port no other listener wants.
+    fn validate_prometheus(&self) -> Result<(), ConfigError> {
+        let Some(addr) = self.prometheus.addr else {
+            return Ok(());
+        };
+        if !self.prometheus.enabled {
+            return Err(ConfigError::PrometheusAddrWhileDisabled { addr });
+        }
+        let port = addr.port();
+        if port != 0 && port == self.http.port() {
+            return Err(ConfigError::PrometheusPortTaken {
+                port,
+                other: "HTTP",
+            });
+        }
+        if port != 0 && self.tcp.enabled && port == self.tcp.port {
+            return Err(ConfigError::PrometheusPortTaken {
+                port,
+                other: "raw TCP",
             });
         }
         Ok(())

@@ -1,7 +1,9 @@
 //! The end of a connection: why it ended, the slow-consumer cut, and the linger after
 //! the close notice.
 //!
-//! Guarantees: a slow consumer is counted once however it is noticed (outbox overflow,
+//! Guarantees: the code a connection ended with is recorded on it ([`EndReason::record`])
+//! before the hub forgets it, so its one `connection closed` event and the
+//! `switchboard_connection_closes_total` counter say why; a slow consumer is counted once however it is noticed (outbox overflow,
 //! a stuck write, or both); the linger is bounded in time ([`CLOSE_LINGER`]) and in
 //! memory (one scratch buffer on the heap, only while it runs).
 
@@ -30,6 +32,17 @@ pub(crate) enum EndReason {
     Closed(CloseCode),
     /// The client closed, went away, or the socket failed.
     ClientGone,
+}
+
+impl EndReason {
+    /// Records the code on the connection (its outbox keeps the first one), where
+    /// [`Hub::disconnect`] reads it for the close event and the closes-by-code counter.
+    /// A client that went away leaves none: counted as `client_gone`.
+    pub(crate) fn record(self, connection: &Connection) {
+        if let EndReason::Closed(code) = self {
+            connection.close(code);
+        }
+    }
 }
 
 /// A write the client did not take in time: closes the connection's outbox as a slow

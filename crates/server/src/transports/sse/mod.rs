@@ -234,6 +234,7 @@ impl EventStream {
     async fn run(mut self) {
         let ended = self.pump().await;
         tracing::debug!(connection = %self.connection.id(), ?ended, "SSE stream ended");
+        ended.record(&self.connection);
         self.hub.disconnect(&self.connection).await;
     }
 

@@ -91,6 +91,7 @@ pub(super) async fn run(
     .run(stream)
     .await;
     tracing::debug!(connection = %connection.id(), ?ended, "TCP connection closed");
+    ended.record(&connection);
     hub.disconnect(&connection).await;
     if let Some(read) = read {
         lifecycle::linger(read).await;

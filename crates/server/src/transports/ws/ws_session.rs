@@ -101,6 +101,7 @@ impl WsSession {
     /// Starts the end of the session: `closing` (if any) runs, then the hub forgets it.
     fn end(&mut self, reason: EndReason, closing: Option<Cold>) {
         tracing::debug!(connection = %self.connection.id(), ?reason, "WebSocket closed");
+        reason.record(&self.connection);
         self.write = None;
         self.phase = Phase::Ending(reason);
         self.cold = closing;
