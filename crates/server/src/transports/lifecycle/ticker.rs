@@ -210,3 +210,49 @@ fn poll_beats(cx: &mut Context<'_>, beats: &mut [(Interval, Wakes)], hub: &Hub) 
     }
     Poll::Pending
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::atomic::AtomicUsize, sync::atomic::Ordering, task::Wake};
+
+    use super::*;
+    use crate::config::WsConfig;
+
+    /// Counts its wake-ups.
+    struct Counting(AtomicUsize);
+
+    impl Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn waiters_are_woken_by_ticks_and_told_of_the_stop() {
+        let ticks = Ticks::new(Keepalive::websocket(&WsConfig::default()));
+        let counter = Arc::new(Counting(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let cx = Context::from_waker(&waker);
+        let first = ticks.waiter();
+        assert_eq!(first.register(&cx), TickWait::Waiting);
+        ticks.wake_all();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 1);
+        // A dropped waiter gives its slot back and is not woken any more.
+        let second = ticks.waiter();
+        drop(first);
+        ticks.wake_all();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 1);
+        assert_eq!(ticks.waiter().slot, 0, "the freed slot is reused");
+        // The stop wakes the registered and refuses later registrations.
+        assert_eq!(second.register(&cx), TickWait::Waiting);
+        ticks.stop();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 2);
+        assert_eq!(second.register(&cx), TickWait::Stopped);
+    }
+
+    /// Every idle `/ws/echo` connection holds one: a pointer and a slot number.
+    #[test]
+    fn a_waiter_stays_small() {
+        assert_eq!(std::mem::size_of::<TickWaiter>(), 16);
+    }
+}
