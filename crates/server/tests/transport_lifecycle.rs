@@ -64,6 +64,43 @@ async fn ws_echo_culls_a_client_that_never_answers_pings_with_4000() {
 }
 
 #[tokio::test]
+async fn ws_echo_closes_a_client_that_stops_reading_with_4001() {
+    use common::raw::{OP_BINARY, client_frame};
+    use tokio::io::AsyncWriteExt;
+
+    let server = start(quick_websocket_keepalive()).await;
+    let mut raw = RawWs::connect(server.http_addr(), "/ws/echo").await;
+    // Send echoes and read none, until the server's writes and then ours stall.
+    let frame = client_frame(OP_BINARY, &[7u8; 32 * 1024], Some([1, 2, 3, 4]));
+    let mut sent = 0;
+    loop {
+        let write = raw.stream.write_all(&frame);
+        match tokio::time::timeout(Duration::from_millis(200), write).await {
+            Ok(result) => result.unwrap(),
+            Err(_) => break,
+        }
+        sent += 1;
+        assert!(sent < 100_000, "the server kept reading");
+    }
+    // Nothing outside shows when the server gives up on the stuck echo (its write
+    // timeout, 400 ms, checked at its 100 ms ticks): stay silent past that, then read.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let close = loop {
+        let frame = tokio::time::timeout(PATIENCE, raw.read_frame())
+            .await
+            .unwrap()
+            .expect("echoes, then the close");
+        match frame.opcode {
+            OP_BINARY | OP_PING => continue,
+            OP_CLOSE => break frame,
+            other => panic!("unexpected opcode {other}"),
+        }
+    };
+    assert_eq!(close.close_code(), Some(4001));
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn ws_echo_keeps_a_client_that_answers_pings() {
     let server = start(quick_websocket_keepalive()).await;
     let url = format!("ws://{}/ws/echo", server.http_addr());

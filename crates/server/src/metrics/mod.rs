@@ -2,7 +2,7 @@
 //! for a Prometheus server to scrape; `docs/operations.md` lists every metric and what
 //! to alert on.
 //!
-//! Guarantees: a scrape reads counters the hub keeps anyway ([`collector`]), so serving
+//! Guarantees: a scrape reads counters the hub keeps anyway (`collector`), so serving
 //! metrics adds no work per message or per delivery; no label names a channel or a
 //! connection, so the number of series is fixed. Served on the main HTTP port unless
 //! `--prometheus-addr` gives it a listener of its own (then only `/metrics`, `/healthz`

@@ -143,8 +143,14 @@ impl KeepaliveClock {
         }
     }
 
-    fn now_ms(&self) -> u32 {
+    /// Wrapping milliseconds since the clock started: a cheap mark for [`Self::since`].
+    pub(crate) fn now_ms(&self) -> u32 {
         self.started.elapsed().as_millis() as u32
+    }
+
+    /// How long ago the mark `then` (from [`Self::now_ms`]) was taken.
+    pub(crate) fn since(&self, then_ms: u32) -> Duration {
+        Duration::from_millis(u64::from(self.now_ms().wrapping_sub(then_ms)))
     }
 
     /// Something arrived from the client.
