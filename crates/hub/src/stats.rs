@@ -20,6 +20,20 @@ pub struct HubCounters {
     pub slow_consumer_disconnects: AtomicU64,
     open: [AtomicU64; 5],
     accepted: [AtomicU64; 5],
+    /// `/ws/echo` connections: not hub connections (no `welcome`, no channels), but
+    /// sockets all the same, so stats show them as `websocket_echo`.
+    echo_open: AtomicU64,
+    echo_accepted: AtomicU64,
+}
+
+/// One open `/ws/echo` connection, counted for as long as it lives.
+#[derive(Debug)]
+pub struct EchoConnection<'a>(&'a HubCounters);
+
+impl Drop for EchoConnection<'_> {
+    fn drop(&mut self) {
+        self.0.echo_open.fetch_sub(1, Relaxed);
+    }
 }
 
 impl HubCounters {
@@ -34,18 +48,28 @@ impl HubCounters {
         self.open[transport.index()].fetch_sub(1, Relaxed);
     }
 
+    /// Counts an `/ws/echo` connection opened; it counts as open until the guard drops.
+    pub fn echo_opened(&self) -> EchoConnection<'_> {
+        self.echo_open.fetch_add(1, Relaxed);
+        self.echo_accepted.fetch_add(1, Relaxed);
+        EchoConnection(self)
+    }
+
     /// Connections open right now, per transport.
     pub fn open_connections(&self) -> TransportCounts {
-        Self::counts(&self.open)
+        Self::counts(&self.open, &self.echo_open)
     }
 
     /// Connections accepted since the hub started (open or since closed), per transport.
     pub fn accepted_connections(&self) -> TransportCounts {
-        Self::counts(&self.accepted)
+        Self::counts(&self.accepted, &self.echo_accepted)
     }
 
-    fn counts(values: &[AtomicU64; 5]) -> TransportCounts {
-        let mut counts = TransportCounts::default();
+    fn counts(values: &[AtomicU64; 5], echo: &AtomicU64) -> TransportCounts {
+        let mut counts = TransportCounts {
+            websocket_echo: echo.load(Relaxed),
+            ..TransportCounts::default()
+        };
         for transport in Transport::ALL {
             *counts.get_mut(transport) = values[transport.index()].load(Relaxed);
         }

@@ -33,7 +33,9 @@ pub(crate) fn handler(state: &AppState, ticks: Ticks, request: Request) -> Respo
     let config = socket_config(&state.config.ws, state.hub.config().max_message_bytes);
     let keepalive = Keepalive::websocket(&state.config.ws);
     let shutdown = state.shutdown.clone();
+    let hub = state.hub.clone();
     accept(request, config, &state.tasks, move |socket| async move {
+        let _counted = hub.counters().echo_opened();
         let ended = echo(socket, keepalive, ticks, shutdown).await;
         tracing::debug!(?ended, "WebSocket echo closed");
     })
