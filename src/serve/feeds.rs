@@ -112,12 +112,17 @@ pub(crate) struct SimulatorArgs {
     /// Simulated connections the dashboard's connection simulator may open at most.
     #[arg(long, env = "SWITCHBOARD_SIMULATOR_MAX_CONNECTIONS", default_value_t = simulator::DEFAULT_SIMULATOR_MAX_CONNECTIONS)]
     simulator_max_connections: usize,
+    /// Seconds one simulator run may last at most before it stops itself (a request's
+    /// `duration_s` defaults to it).
+    #[arg(long, env = "SWITCHBOARD_SIMULATOR_MAX_DURATION_S", default_value_t = simulator::DEFAULT_SIMULATOR_MAX_DURATION_S)]
+    simulator_max_duration_s: u64,
 }
 
 impl SimulatorArgs {
     pub(super) fn into_config(self) -> SimulatorConfig {
         SimulatorConfig {
             max_connections: self.simulator_max_connections,
+            max_duration_s: self.simulator_max_duration_s,
             ..SimulatorConfig::default()
         }
     }

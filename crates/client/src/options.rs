@@ -2,7 +2,7 @@
 //! policy and its bounds, and an optional wire tap. Every default is a named constant
 //! with the reason for its value.
 
-use std::{fmt, str::FromStr, sync::Arc, time::Duration};
+use std::{fmt, net::IpAddr, str::FromStr, sync::Arc, time::Duration};
 
 use switchboard_protocol::server::Transport;
 
@@ -138,6 +138,10 @@ pub struct ClientOptions {
     pub offline_queue: usize,
     /// Receives the raw bytes of every exchange, formatted for people (`--show-wire`).
     pub wire: Option<Arc<dyn WireLog>>,
+    /// The local address every socket binds before connecting (`None`: the system's
+    /// choice). The connection simulator spreads its clients over loopback addresses
+    /// with it, so the server counts them apart from real clients.
+    pub local_addr: Option<IpAddr>,
 }
 
 impl Default for ClientOptions {
@@ -154,6 +158,7 @@ impl Default for ClientOptions {
             event_queue: DEFAULT_EVENT_QUEUE,
             offline_queue: DEFAULT_OFFLINE_QUEUE,
             wire: None,
+            local_addr: None,
         }
     }
 }
@@ -169,6 +174,7 @@ impl fmt::Debug for ClientOptions {
             .field("backoff", &self.backoff)
             .field("upgrade_interval", &self.upgrade_interval)
             .field("wire", &self.wire.is_some())
+            .field("local_addr", &self.local_addr)
             .finish_non_exhaustive()
     }
 }

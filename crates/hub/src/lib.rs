@@ -43,6 +43,6 @@ pub use broker::{Broker, BrokerError, MemoryBroker, Published};
 pub use config::HubConfig;
 pub use connection::{Connection, ConnectionId};
 pub use delivery::Delivery;
-pub use hub::{Hub, InitialSubscription, Timings};
+pub use hub::{EchoConnection, Hub, InitialSubscription, Timings};
 pub use outbox::{Outbox, Push};
 pub use switchboard_protocol::server::Transport;

@@ -36,7 +36,7 @@ pub const CONNECTION_DURATION_BUCKETS: [f64; 10] = [
 const END_REASONS: usize = CloseCode::ALL.len() + 1;
 
 /// Counters shared by the hub and every connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HubCounters {
     /// Client messages received since the hub started, counted before the rate limit,
     /// size check and parsing (so dropped and malformed ones count too).
@@ -57,6 +57,32 @@ pub struct HubCounters {
     /// Per bucket of [`CONNECTION_DURATION_BUCKETS`] (not cumulative), then `+Inf`.
     duration_buckets: [AtomicU64; CONNECTION_DURATION_BUCKETS.len() + 1],
     duration_sum_micros: AtomicU64,
+    /// `/ws/echo` connections: not hub connections (no `welcome`, no channels), but
+    /// sockets all the same, so stats show them as `websocket_echo`.
+    echo_open: AtomicU64,
+    echo_accepted: AtomicU64,
+}
+
+// By hand: `Default` is derived for arrays of at most 32 elements, and there are more
+// error codes than that.
+impl Default for HubCounters {
+    fn default() -> Self {
+        let zeros = || AtomicU64::new(0);
+        Self {
+            messages_in: zeros(),
+            messages_out: zeros(),
+            errors_out: zeros(),
+            slow_consumer_disconnects: zeros(),
+            open: std::array::from_fn(|_| zeros()),
+            accepted: std::array::from_fn(|_| zeros()),
+            errors_by_code: std::array::from_fn(|_| zeros()),
+            ends: std::array::from_fn(|_| zeros()),
+            duration_buckets: std::array::from_fn(|_| zeros()),
+            duration_sum_micros: zeros(),
+            echo_open: zeros(),
+            echo_accepted: zeros(),
+        }
+    }
 }
 
 /// A snapshot of the connection-duration histogram.
@@ -145,18 +171,33 @@ impl HubCounters {
         }
     }
 
+    /// Counts an `/ws/echo` connection opened (see `Hub::echo_opened`, whose guard
+    /// calls [`HubCounters::echo_closed`]).
+    pub fn echo_opened(&self) {
+        self.echo_open.fetch_add(1, Relaxed);
+        self.echo_accepted.fetch_add(1, Relaxed);
+    }
+
+    /// Counts an `/ws/echo` connection gone; once per [`HubCounters::echo_opened`].
+    pub fn echo_closed(&self) {
+        self.echo_open.fetch_sub(1, Relaxed);
+    }
+
     /// Connections open right now, per transport.
     pub fn open_connections(&self) -> TransportCounts {
-        Self::counts(&self.open)
+        Self::counts(&self.open, &self.echo_open)
     }
 
     /// Connections accepted since the hub started (open or since closed), per transport.
     pub fn accepted_connections(&self) -> TransportCounts {
-        Self::counts(&self.accepted)
+        Self::counts(&self.accepted, &self.echo_accepted)
     }
 
-    fn counts(values: &[AtomicU64; 5]) -> TransportCounts {
-        let mut counts = TransportCounts::default();
+    fn counts(values: &[AtomicU64; 5], echo: &AtomicU64) -> TransportCounts {
+        let mut counts = TransportCounts {
+            websocket_echo: echo.load(Relaxed),
+            ..TransportCounts::default()
+        };
         for transport in Transport::ALL {
             *counts.get_mut(transport) = values[transport.index()].load(Relaxed);
         }

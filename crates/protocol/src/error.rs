@@ -47,6 +47,12 @@ pub enum ErrorCode {
     InvalidUserName,
     /// The client's address already created the most channels one address may hold at once.
     ChannelQuotaExceeded,
+    /// Published `data` that some JSON parsers cannot read back: a string with a lone
+    /// UTF-16 surrogate escape (`"\ud800"`) or a number outside the range of a 64-bit
+    /// float (`1e999999`).
+    InvalidData,
+    /// A key appears twice at the top level of a client message (`{"type":"ping","type":"ping"}`).
+    DuplicateKey,
     /// The connection or session id is not known (expired, closed, or never existed).
     UnknownConnection,
     /// A second poll arrived while one is still held for the same session.
@@ -78,11 +84,13 @@ pub enum ErrorCode {
     OriginNotAllowed,
     /// A request to the dashboard or its API naming a `Host` the server does not answer to.
     HostNotAllowed,
+    /// The connection simulator and the protocol comparison answer loopback callers only.
+    LocalOnly,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order (used by the docs test and `get_stats`).
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingType,
         ErrorCode::UnknownType,
@@ -99,6 +107,8 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::InvalidUserName,
         ErrorCode::ChannelQuotaExceeded,
+        ErrorCode::InvalidData,
+        ErrorCode::DuplicateKey,
         ErrorCode::UnknownConnection,
         ErrorCode::ConcurrentPoll,
         ErrorCode::WrongContentType,
@@ -114,6 +124,7 @@ impl ErrorCode {
         ErrorCode::InvalidSessionToken,
         ErrorCode::OriginNotAllowed,
         ErrorCode::HostNotAllowed,
+        ErrorCode::LocalOnly,
     ];
 
     /// The number sent as `code`.
@@ -135,6 +146,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => 113,
             ErrorCode::InvalidUserName => 114,
             ErrorCode::ChannelQuotaExceeded => 115,
+            ErrorCode::InvalidData => 116,
+            ErrorCode::DuplicateKey => 117,
             ErrorCode::UnknownConnection => 200,
             ErrorCode::ConcurrentPoll => 201,
             ErrorCode::WrongContentType => 202,
@@ -150,6 +163,7 @@ impl ErrorCode {
             ErrorCode::InvalidSessionToken => 400,
             ErrorCode::OriginNotAllowed => 401,
             ErrorCode::HostNotAllowed => 402,
+            ErrorCode::LocalOnly => 403,
         }
     }
 
@@ -172,6 +186,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::InvalidUserName => "invalid_user_name",
             ErrorCode::ChannelQuotaExceeded => "channel_quota_exceeded",
+            ErrorCode::InvalidData => "invalid_data",
+            ErrorCode::DuplicateKey => "duplicate_key",
             ErrorCode::UnknownConnection => "unknown_connection",
             ErrorCode::ConcurrentPoll => "concurrent_poll",
             ErrorCode::WrongContentType => "wrong_content_type",
@@ -187,6 +203,7 @@ impl ErrorCode {
             ErrorCode::InvalidSessionToken => "invalid_session_token",
             ErrorCode::OriginNotAllowed => "origin_not_allowed",
             ErrorCode::HostNotAllowed => "host_not_allowed",
+            ErrorCode::LocalOnly => "local_only",
         }
     }
 

@@ -116,6 +116,11 @@ pub struct TransportCounts {
     pub short_poll: u64,
     /// Raw TCP connections.
     pub tcp: u64,
+    /// Bare WebSocket echo connections (`/ws/echo`): sockets, not hub connections (no
+    /// `welcome`, no channels), counted here so stats show every open socket. Absent
+    /// from older servers' stats (read as 0).
+    #[serde(default)]
+    pub websocket_echo: u64,
 }
 
 impl TransportCounts {
@@ -141,9 +146,9 @@ impl TransportCounts {
         }
     }
 
-    /// The sum over every transport.
+    /// The sum over every transport, `/ws/echo` included.
     pub fn total(&self) -> u64 {
-        Transport::ALL.iter().map(|t| self.get(*t)).sum()
+        Transport::ALL.iter().map(|t| self.get(*t)).sum::<u64>() + self.websocket_echo
     }
 }
 

@@ -13,6 +13,10 @@
 //! - `channel_churn`: finding 5, channels are freed and one address has a share.
 //! - `hub_smaller`: finding 8 (hub parts): `since` overflow, bounded `stats`, periodic
 //!   work that does not walk idle channels.
+//! - `protocol_input`: finding 8 (protocol parts): unreadable publish `data` (116),
+//!   repeated keys (117), `/ws/echo` in the stats.
+//! - `simulator`: finding 7, the connection simulator validates every number, stops
+//!   itself, and takes no quota from real clients at `127.0.0.1`.
 
 // Test code: an unwrap that fails is a test that fails, with the value in its message.
 #![allow(clippy::unwrap_used)]
@@ -26,4 +30,6 @@ mod abuse {
     mod channel_churn;
     mod history_budget;
     mod hub_smaller;
+    mod protocol_input;
+    mod simulator;
 }

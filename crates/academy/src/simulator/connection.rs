@@ -10,6 +10,7 @@
 //! does not reconnect, so the run shows it).
 
 use std::{
+    net::IpAddr,
     sync::{Arc, atomic::Ordering::Relaxed},
     time::Duration,
 };
@@ -30,11 +31,13 @@ pub(crate) const SIMULATOR_CHANNEL: &str = "simulator";
 pub(crate) async fn run(
     transport: TransportChoice,
     url: String,
+    source: Option<IpAddr>,
     pings_per_s: f64,
     counters: Arc<RunCounters>,
     cancel: CancellationToken,
 ) {
     let options = ClientOptions {
+        local_addr: source,
         channels: Some(vec![SIMULATOR_CHANNEL.to_owned()]),
         // A lost connection is a figure of the run, not something to hide by reconnecting.
         reconnect: false,
@@ -88,7 +91,7 @@ async fn ping_until_cancelled(
     cancel: &CancellationToken,
     (lost, reason): &(CancellationToken, Lost),
 ) -> Result<(), String> {
-    let every = (pings_per_s > 0.0).then(|| Duration::from_secs_f64(1.0 / pings_per_s));
+    let every = ping_interval(pings_per_s);
     // Without pings the ticker never fires (its arm is disabled).
     let mut ticker = tokio::time::interval(every.unwrap_or(Duration::from_secs(86_400)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -115,6 +118,18 @@ async fn ping_until_cancelled(
             },
         }
     }
+}
+
+/// Time between two pings at `pings_per_s`; `None` (no pings) for 0, and for any
+/// rate whose interval is not a representable [`Duration`] (negative, NaN, or so small
+/// it overflows): the run validates rates first, and this never panics whatever it gets.
+pub(crate) fn ping_interval(pings_per_s: f64) -> Option<Duration> {
+    if pings_per_s <= 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(1.0 / pings_per_s)
+        .ok()
+        .filter(|every| !every.is_zero())
 }
 
 /// Marks the connection connected for as long as the guard lives.

@@ -9,15 +9,26 @@
 //! process's resident memory (read with `sysinfo`; the simulator runs inside the server,
 //! so that is the server's). The server shows them at `GET /api/simulator`.
 //!
-//! Bounds: connections, ramp and ping rate are capped by [`SimulatorConfig`] (so the
-//! simulator cannot exhaust file descriptors or CPU), samples are kept for the last
+//! Bounds: connections, ramp, ping rate and duration are capped by [`SimulatorConfig`]
+//! (so the simulator cannot exhaust file descriptors or CPU, nor run unattended: a run
+//! stops itself after `duration_s`), every number of a request is checked (finite, in
+//! range) before anything starts, samples are kept for the last
 //! [`MAX_SAMPLES`] seconds, latencies for at most [`MAX_LATENCIES_PER_SAMPLE`] pings a
 //! second. Stopping cancels every connection; each closes properly (a WebSocket close,
 //! a TCP FIN, `POST /poll/close`) and the stop waits (bounded by [`STOP_WAIT`]) until all
 //! are gone.
+//!
+//! Source addresses: against an IPv4 loopback server, simulated connection `i` binds
+//! its own loopback address ([`simulated_source`], in `127.77.0.0/16`), so the
+//! server's per-address limits (connections, polling sessions) count each apart from
+//! real clients at `127.0.0.1` and a run never takes their quota. The server grants
+//! those addresses nothing: any local process may bind them, and gets exactly what
+//! any other address gets. Against IPv6 loopback (one address) or where the system
+//! refuses to bind `127.77.x.y`, the connections share the server's address.
 
 use std::{
     collections::VecDeque,
+    net::{IpAddr, Ipv4Addr},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
@@ -29,6 +40,8 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use switchboard_client::TransportChoice;
 
 use crate::{ACADEMY_TRANSPORTS, Target};
 
@@ -43,6 +56,15 @@ pub const DEFAULT_SIMULATOR_MAX_CONNECTIONS: usize = 2_000;
 pub const SIMULATOR_MAX_RAMP_PER_S: u32 = 1_000;
 /// Pings per second per connection at most.
 pub const SIMULATOR_MAX_PINGS_PER_S: f64 = 10.0;
+/// Pings per second per connection at least, when pinging at all (0 is "no pings"):
+/// one ping in 100 s. Smaller rates are refused, so a ping interval is always a
+/// representable [`Duration`] (`5e-324` would overflow one).
+pub const SIMULATOR_MIN_PINGS_PER_S: f64 = 0.01;
+/// Seconds a run lasts at most (and by default) before it stops itself: a run is a
+/// demonstration, and one left running would keep its thousands of connections open.
+pub const DEFAULT_SIMULATOR_MAX_DURATION_S: u64 = 60;
+/// The first loopback address simulated connections bind (see the module docs).
+pub const SIMULATOR_SOURCE_BASE: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 1);
 /// Seconds of samples kept (ten minutes).
 pub const MAX_SAMPLES: usize = 600;
 /// Latencies kept per one-second sample; more pings than this are counted, not timed.
@@ -63,6 +85,8 @@ pub struct SimulatorConfig {
     pub max_ramp_per_s: u32,
     /// Pings per second per connection at most.
     pub max_pings_per_s: f64,
+    /// Seconds a run lasts at most; a request's `duration_s` defaults to it.
+    pub max_duration_s: u64,
 }
 
 impl Default for SimulatorConfig {
@@ -72,6 +96,7 @@ impl Default for SimulatorConfig {
             max_connections: DEFAULT_SIMULATOR_MAX_CONNECTIONS,
             max_ramp_per_s: SIMULATOR_MAX_RAMP_PER_S,
             max_pings_per_s: SIMULATOR_MAX_PINGS_PER_S,
+            max_duration_s: DEFAULT_SIMULATOR_MAX_DURATION_S,
         }
     }
 }
@@ -90,6 +115,9 @@ pub struct SimulationRequest {
     /// Pings per second per connection (0: none).
     #[serde(default = "default_pings")]
     pub pings_per_s: f64,
+    /// Seconds until the run stops itself (`None`: the configured maximum).
+    #[serde(default)]
+    pub duration_s: Option<u64>,
 }
 
 fn default_ramp() -> u32 {
@@ -235,12 +263,19 @@ impl Simulator {
                 config.max_ramp_per_s
             )));
         }
-        if !(0.0..=config.max_pings_per_s).contains(&request.pings_per_s) {
+        check_pings_per_s(request.pings_per_s, config.max_pings_per_s)?;
+        let duration_s = request.duration_s.unwrap_or(config.max_duration_s);
+        if duration_s == 0 || duration_s > config.max_duration_s {
             return Err(StartError::Invalid(format!(
-                "pings_per_s must be 0..={}",
-                config.max_pings_per_s
+                "duration_s must be 1..={}",
+                config.max_duration_s
             )));
         }
+        let request = SimulationRequest {
+            duration_s: Some(duration_s),
+            ..request
+        };
+        let source = self.sources_for(choice);
         let run = {
             let mut slot = self.run.lock();
             if slot.as_ref().is_some_and(|run| !run.stopped.load(Relaxed)) {
@@ -258,22 +293,34 @@ impl Simulator {
             *slot = Some(run.clone());
             run
         };
-        tracing::info!(transport = %run.request.transport, connections = run.request.connections, "simulation started");
-        self.tasks.spawn(ramp(run.clone(), choice, url));
-        self.tasks.spawn(sample(run));
+        tracing::info!(transport = %run.request.transport, connections = run.request.connections, duration_s, "simulation started");
+        self.tasks.spawn(ramp(run.clone(), choice, url, source));
+        self.tasks.spawn(sample(run.clone()));
+        self.tasks
+            .spawn(stop_after(run, Duration::from_secs(duration_s)));
         Ok(self.status())
     }
 
     /// Cancels the run and waits (bounded) until its connections are closed.
     pub async fn stop(&self) {
-        let Some(run) = self.current() else {
-            return;
+        if let Some(run) = self.current() {
+            finish(&run).await;
+        }
+    }
+
+    /// Whether simulated connections of `transport` bind their own loopback addresses
+    /// (see the module docs): the server they dial is on IPv4 loopback and this system
+    /// lets a socket bind [`SIMULATOR_SOURCE_BASE`].
+    fn sources_for(&self, transport: TransportChoice) -> bool {
+        let dialled = match transport {
+            TransportChoice::Tcp => self.target.tcp,
+            _ => Some(self.target.http),
         };
-        run.cancel.cancel();
-        run.connections.close();
-        let _ = tokio::time::timeout(STOP_WAIT, run.connections.wait()).await;
-        run.stopped.store(true, Relaxed);
-        tracing::info!("simulation stopped");
+        let on_ipv4_loopback = dialled.is_some_and(|addr| match addr.ip() {
+            IpAddr::V4(v4) => v4.is_loopback(),
+            IpAddr::V6(_) => false,
+        });
+        on_ipv4_loopback && std::net::TcpListener::bind((SIMULATOR_SOURCE_BASE, 0)).is_ok()
     }
 
     /// The run's state and samples (`{"running": false, ...}` before the first run).
@@ -295,11 +342,56 @@ impl Simulator {
     }
 }
 
-/// Opens the connections at the ramp rate.
-async fn ramp(run: Arc<Run>, choice: switchboard_client::TransportChoice, url: String) {
-    let every = Duration::from_secs_f64(1.0 / f64::from(run.request.ramp_per_s));
-    let mut ticker = tokio::time::interval(every);
-    for _ in 0..run.request.connections {
+/// Why `pings_per_s` is refused, if it is: it must be 0 (no pings) or a finite rate
+/// within `SIMULATOR_MIN_PINGS_PER_S..=max`.
+fn check_pings_per_s(pings_per_s: f64, max: f64) -> Result<(), StartError> {
+    let pinging = (SIMULATOR_MIN_PINGS_PER_S..=max).contains(&pings_per_s);
+    if pings_per_s == 0.0 || pinging {
+        return Ok(());
+    }
+    Err(StartError::Invalid(format!(
+        "pings_per_s must be 0 or {SIMULATOR_MIN_PINGS_PER_S}..={max} (got {pings_per_s})"
+    )))
+}
+
+/// The loopback address simulated connection `index` binds: [`SIMULATOR_SOURCE_BASE`]
+/// onwards, one address per connection, skipping `.0` and `.255` in the last byte and
+/// wrapping within `127.77.0.0/16`.
+pub fn simulated_source(index: usize) -> IpAddr {
+    let [a, b, ..] = SIMULATOR_SOURCE_BASE.octets();
+    let slot = index % (254 * 256);
+    let (high, low) = (slot / 254, slot % 254 + 1);
+    IpAddr::V4(Ipv4Addr::new(a, b, high as u8, low as u8))
+}
+
+/// Stops `run` after `duration`, or as soon as it is cancelled another way (a stop,
+/// the server shutting down), then marks it stopped once its connections are closed.
+async fn stop_after(run: Arc<Run>, duration: Duration) {
+    tokio::select! {
+        _ = run.cancel.cancelled() => {}
+        _ = tokio::time::sleep(duration) => tracing::info!("simulation reached its duration"),
+    }
+    finish(&run).await;
+}
+
+/// Cancels `run` and waits (bounded by [`STOP_WAIT`]) until its connections are closed.
+async fn finish(run: &Run) {
+    run.cancel.cancel();
+    run.connections.close();
+    let _ = tokio::time::timeout(STOP_WAIT, run.connections.wait()).await;
+    if !run.stopped.swap(true, Relaxed) {
+        tracing::info!("simulation stopped");
+    }
+}
+
+/// Opens the connections at the ramp rate (each from its own loopback address when
+/// `own_sources`).
+async fn ramp(run: Arc<Run>, choice: TransportChoice, url: String, own_sources: bool) {
+    // ramp_per_s is 1..=u32::MAX, so the interval is at least 0.23 ns: never zero and
+    // never past Duration's range.
+    let every = Duration::from_nanos(1_000_000_000 / u64::from(run.request.ramp_per_s.max(1)));
+    let mut ticker = tokio::time::interval(every.max(Duration::from_nanos(1)));
+    for index in 0..run.request.connections {
         tokio::select! {
             _ = run.cancel.cancelled() => break,
             _ = ticker.tick() => {}
@@ -307,6 +399,7 @@ async fn ramp(run: Arc<Run>, choice: switchboard_client::TransportChoice, url: S
         run.connections.spawn(connection::run(
             choice,
             url.clone(),
+            own_sources.then(|| simulated_source(index)),
             run.request.pings_per_s,
             run.counters.clone(),
             run.cancel.clone(),
@@ -406,6 +499,64 @@ mod tests {
         assert!(ballast.iter().step_by(4096).all(|b| *b == 1));
         assert!(before > 1 << 20, "{before}");
         assert!(after >= before + (48 << 20), "{before} → {after}");
+    }
+
+    #[test]
+    fn ping_rates_are_refused_unless_zero_or_in_range() {
+        for refused in [
+            5e-324,
+            1e-300,
+            0.001,
+            -1.0,
+            -0.5,
+            10.5,
+            1e308,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            assert!(check_pings_per_s(refused, 10.0).is_err(), "{refused}");
+        }
+        for accepted in [0.0, SIMULATOR_MIN_PINGS_PER_S, 1.0, 10.0] {
+            assert!(check_pings_per_s(accepted, 10.0).is_ok(), "{accepted}");
+        }
+    }
+
+    #[test]
+    fn a_ping_interval_never_panics() {
+        // `Duration::from_secs_f64(1.0 / 5e-324)` panicked in every simulated client.
+        for rate in [
+            5e-324,
+            1e-300,
+            f64::MIN_POSITIVE,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+            0.0,
+        ] {
+            assert_eq!(connection::ping_interval(rate), None, "{rate}");
+        }
+        assert_eq!(
+            connection::ping_interval(4.0),
+            Some(Duration::from_millis(250))
+        );
+    }
+
+    #[test]
+    fn simulated_sources_are_distinct_loopback_addresses() {
+        let sources: std::collections::HashSet<IpAddr> = (0..DEFAULT_SIMULATOR_MAX_CONNECTIONS)
+            .map(simulated_source)
+            .collect();
+        assert_eq!(sources.len(), DEFAULT_SIMULATOR_MAX_CONNECTIONS);
+        for source in &sources {
+            let IpAddr::V4(v4) = source else {
+                panic!("{source}")
+            };
+            let [a, b, _, d] = v4.octets();
+            assert!((a, b) == (127, 77) && d != 0 && d != 255, "{v4}");
+        }
+        assert_eq!(simulated_source(0), IpAddr::V4(SIMULATOR_SOURCE_BASE));
+        // Past the /16 it wraps instead of overflowing.
+        let _ = simulated_source(usize::MAX);
     }
 
     #[test]

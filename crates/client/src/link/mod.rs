@@ -61,6 +61,8 @@ pub(crate) struct LinkSettings {
     /// Short polling asks this often when it has nothing to send.
     pub(crate) short_poll_interval: Duration,
     pub(crate) wire: Option<Arc<dyn WireLog>>,
+    /// Bind sockets to this local address before connecting (`None`: any).
+    pub(crate) local_addr: Option<std::net::IpAddr>,
 }
 
 impl LinkSettings {
@@ -182,11 +184,38 @@ pub(crate) async fn tcp_connect(
     let authority = settings.endpoint.authority();
     let stream = tokio::time::timeout(
         settings.connect_timeout,
-        tokio::net::TcpStream::connect(authority.as_str()),
+        connect_from(settings.local_addr, authority.as_str()),
     )
     .await
     .map_err(|_| LinkError::Timeout(settings.connect_timeout))?
     .map_err(|e| LinkError::Io(format!("connect {authority}: {e}")))?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
+}
+
+/// Connects to `authority`, from `local` when given (to the first resolved address of
+/// the same family).
+async fn connect_from(
+    local: Option<std::net::IpAddr>,
+    authority: &str,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let Some(local) = local else {
+        return tokio::net::TcpStream::connect(authority).await;
+    };
+    let remote = tokio::net::lookup_host(authority)
+        .await?
+        .find(|remote| remote.is_ipv4() == local.is_ipv4())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("no address of {authority} matches the local address {local}"),
+            )
+        })?;
+    let socket = if local.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(std::net::SocketAddr::new(local, 0))?;
+    socket.connect(remote).await
 }

@@ -384,6 +384,13 @@ impl Hub {
         }
     }
 
+    /// Counts a `/ws/echo` connection (not a hub connection, but shown in stats as
+    /// `websocket_echo`) until the returned guard is dropped.
+    pub fn echo_opened(self: &Arc<Self>) -> EchoConnection {
+        self.counters().echo_opened();
+        EchoConnection(self.clone())
+    }
+
     /// Starts shutdown: every connection's outbox closes with 1001 (going away) after
     /// flushing what is queued; new connections are closed at once.
     pub fn shutdown(&self) {
@@ -391,6 +398,16 @@ impl Hub {
         for connection in self.registry.all() {
             connection.close(CloseCode::GoingAway);
         }
+    }
+}
+
+/// One open `/ws/echo` connection, counted in stats for as long as it lives.
+#[derive(Debug)]
+pub struct EchoConnection(Arc<Hub>);
+
+impl Drop for EchoConnection {
+    fn drop(&mut self) {
+        self.0.counters().echo_closed();
     }
 }
 

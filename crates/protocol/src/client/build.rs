@@ -63,12 +63,14 @@ impl ClientMessage {
         ClientMessage::Ping { id: None }
     }
 
-    /// `custom` `action`, with optional `data`.
+    /// `custom` `action`, with optional `data`. `Some(null)` is no data: the parser
+    /// reads `"data": null` as absent, so the built message is what the server sees
+    /// (found by the round-trip property test).
     pub fn custom(action: impl Into<String>, data: Option<serde_json::Value>) -> Self {
         ClientMessage::Custom {
             id: None,
             action: action.into(),
-            data,
+            data: data.filter(|data| !data.is_null()),
         }
     }
 

@@ -11,12 +11,15 @@
 //! costs nothing more), and a test round-trips every type through both.
 
 pub mod build;
+mod data_check;
+mod probe;
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use self::probe::Probe;
 pub use crate::request_id::{MAX_REQUEST_ID_LEN, RequestId};
 use crate::{
     DEFAULT_CHAT_CHANNEL,
@@ -191,14 +194,6 @@ pub const CLIENT_TYPES: [&str; 8] = [
 ];
 
 #[derive(Deserialize)]
-struct Probe<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
 struct ChatFields {
     user: String,
     text: String,
@@ -263,6 +258,13 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ProtocolError> 
         Some(raw) if raw.get() == "null" => None,
         Some(raw) => Some(parse_request_id(raw)?),
     };
+    if let Some(key) = probe.duplicate {
+        return Err(ProtocolError::new(
+            ErrorCode::DuplicateKey,
+            format!("the key {key:?} appears twice in the message"),
+        )
+        .with_id(id));
+    }
     let kind: Cow<'_, str> = match probe.kind.map(|raw| serde_json::from_str(raw.get())) {
         Some(Ok(kind)) => kind,
         Some(Err(_)) => {
@@ -353,6 +355,9 @@ fn parse_typed(
         }
         "publish" => {
             let f: PublishFields = fields(kind, text)?;
+            if let Some(problem) = data_check::data_problem(f.data.get()) {
+                return Err(ProtocolError::new(ErrorCode::InvalidData, problem));
+            }
             ClientMessage::Publish {
                 id,
                 channel: channel(&f.channel)?,
@@ -524,5 +529,80 @@ mod tests {
     fn errors_echo_the_request_id() {
         let err = parse_client_message(r#"{"type":"dance","id":"r1"}"#).unwrap_err();
         assert_eq!(err.id, Some(RequestId::Text("r1".into())));
+    }
+
+    #[test]
+    fn duplicate_top_level_keys_are_refused_by_name() {
+        for (text, key) in [
+            (r#"{"type":"ping","type":"ping"}"#, "type"),
+            (r#"{"type":"ping","typ\u0065":"publish"}"#, "type"),
+            (
+                r#"{"type":"publish","channel":"c","channel":"d","data":1}"#,
+                "channel",
+            ),
+            (r#"{"type":"ping","x":1,"x":{"deep":[1]}}"#, "x"),
+            // Past the keys kept on the stack.
+            (
+                r#"{"type":"ping","a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"a":9}"#,
+                "a",
+            ),
+        ] {
+            let err = parse_client_message(text).expect_err(text);
+            assert_eq!(err.code, ErrorCode::DuplicateKey, "{text}: {err}");
+            assert!(err.message.contains(&format!("{key:?}")), "{err}");
+        }
+        let err = parse_client_message(r#"{"id":"r2","type":"ping","id":"r2"}"#).unwrap_err();
+        assert_eq!(err.id, Some(RequestId::Text("r2".into())));
+        // The same key inside data is data's business.
+        assert!(
+            parse_client_message(r#"{"type":"publish","channel":"c","data":{"a":1,"a":2}}"#)
+                .is_ok()
+        );
+        let many: String = (0..20).map(|n| format!(r#","k{n}":{n}"#)).collect();
+        assert!(parse_client_message(&format!(r#"{{"type":"ping"{many}}}"#)).is_ok());
+    }
+
+    #[test]
+    fn publish_data_other_parsers_cannot_read_is_refused() {
+        for data in [
+            r#""\ud800""#,
+            r#"["\udc00"]"#,
+            "1e999999",
+            r#"{"n":-1e400}"#,
+        ] {
+            let text = format!(r#"{{"type":"publish","id":4,"channel":"c","data":{data}}}"#);
+            let err = parse_client_message(&text).expect_err(&text);
+            assert_eq!(err.code, ErrorCode::InvalidData, "{text}: {err}");
+            assert_eq!(err.id, Some(RequestId::Number(4)));
+        }
+        let fine = r#"{"type":"publish","channel":"c","data":{"s":"\ud83d\ude00","n":1e308}}"#;
+        assert!(parse_client_message(fine).is_ok());
+    }
+
+    /// The parser is on every message's path: a normal message must not parse slower
+    /// than before (the probe's duplicate check and the data check cost a few
+    /// comparisons). Prints ns per message; `cargo test -p switchboard-protocol --release
+    /// parse_speed -- --nocapture` gives the figures worth comparing.
+    #[test]
+    fn parse_speed() {
+        let cases = [
+            r#"{"type":"ping","id":7}"#,
+            r#"{"type":"publish","id":12,"channel":"news","data":{"title":"hello","n":42,"tags":["a","b"]}}"#,
+            r#"{"type":"chat","user":"ann","text":"hello everyone","channel":"lobby"}"#,
+        ];
+        // The best of a few batches: the machine is shared, so the minimum is the figure.
+        const ROUNDS: u32 = 10_000;
+        for text in cases {
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..7 {
+                let started = std::time::Instant::now();
+                for _ in 0..ROUNDS {
+                    std::hint::black_box(parse_client_message(std::hint::black_box(text)).is_ok());
+                }
+                best = best.min(started.elapsed());
+            }
+            let per = best / ROUNDS;
+            println!("parse_speed {per:?} per message: {text}");
+        }
     }
 }

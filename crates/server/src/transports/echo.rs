@@ -26,6 +26,7 @@ use std::{
 
 use axum::{extract::Request, response::Response};
 use futures_util::{Sink, Stream};
+use switchboard_hub::EchoConnection;
 use switchboard_protocol::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -46,8 +47,9 @@ pub(crate) fn handler(state: &AppState, ticks: Ticks, request: Request) -> Respo
         return transport_disabled("websocket");
     }
     let config = socket_config(&state.config.ws, state.hub.config().max_message_bytes);
+    let hub = state.hub.clone();
     accept(request, config, &state.tasks, move |socket| {
-        EchoSession::new(socket, ticks.waiter())
+        EchoSession::new(socket, ticks.waiter(), hub.echo_opened())
     })
 }
 
@@ -64,6 +66,8 @@ pub(crate) struct EchoSession {
     /// nothing is being written.
     writing_since: Option<u32>,
     closing: Option<Closing>,
+    /// Counts this connection in stats (`websocket_echo`) until the session is dropped.
+    _counted: EchoConnection,
 }
 
 /// How the running phase ended.
@@ -79,13 +83,14 @@ enum Ending {
 }
 
 impl EchoSession {
-    fn new(socket: ServerSocket, ticks: TickWaiter) -> Self {
+    fn new(socket: ServerSocket, ticks: TickWaiter, counted: EchoConnection) -> Self {
         Self {
             socket: Some(socket),
             ticks,
             clock: KeepaliveClock::new(),
             writing_since: None,
             closing: None,
+            _counted: counted,
         }
     }
 

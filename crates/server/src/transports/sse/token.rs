@@ -203,4 +203,55 @@ mod tests {
         assert_eq!(ResumeToken::parse(&long), Err(TokenError::TooLong));
         assert_eq!(ResumeToken::parse("e").unwrap().positions.len(), 0);
     }
+
+    mod properties {
+        //! The token parser takes a browser's `Last-Event-ID` as is: it must never panic,
+        //! and every token a stream writes must parse back to the positions it holds.
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 512,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn parsing_never_panics(text in any::<String>()) {
+                let _ = ResumeToken::parse(&text);
+            }
+
+            #[test]
+            fn parsing_never_panics_on_token_shaped_text(
+                text in "[a-z0-9]{0,4}(;[a-z.:\\-_=0-9 ;]{0,12}){0,6}",
+            ) {
+                let _ = ResumeToken::parse(&text);
+            }
+
+            #[test]
+            fn written_tokens_parse_back(
+                epoch in "[A-Za-z0-9]{1,16}",
+                positions in prop::collection::btree_map("[A-Za-z0-9_.:-]{1,30}", any::<u64>(), 0..12),
+            ) {
+                let mut stream = StreamPositions::new(&epoch);
+                for (channel, seq) in &positions {
+                    stream.observe(&channel_message(channel, *seq));
+                }
+                let parsed = ResumeToken::parse(&stream.token()).unwrap();
+                prop_assert_eq!(parsed.epoch, epoch);
+                let expected: BTreeMap<ChannelName, u64> = positions
+                    .iter()
+                    .map(|(channel, seq)| (ChannelName::new(channel).unwrap(), *seq))
+                    .collect();
+                prop_assert_eq!(parsed.positions, expected);
+            }
+        }
+    }
 }
