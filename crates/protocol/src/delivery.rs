@@ -144,6 +144,7 @@ mod tests {
         let member = Member {
             connection_id: "c1".into(),
             transport: Transport::Sse,
+            user: None,
         };
         let bytes = render_presence_event("room", 5, &member, true);
         let parsed: ServerMessage = serde_json::from_slice(&bytes).unwrap();

@@ -78,11 +78,28 @@ pub enum ErrorCode {
     OriginNotAllowed,
     /// A request to the dashboard or its API naming a `Host` the server does not answer to.
     HostNotAllowed,
+    /// A connection without an auth token where `--auth-required true` asks for one.
+    AuthRequired,
+    /// The auth token is not a well-formed JWT (three base64url parts, a JSON header and
+    /// claims, a string `sub`, a numeric `exp`).
+    TokenMalformed,
+    /// The token's `alg` is one this server does not accept for its key (`none` never is).
+    TokenAlgorithmNotAllowed,
+    /// The token's signature does not verify with the configured secret or public key.
+    TokenBadSignature,
+    /// The token's `exp` is in the past.
+    TokenExpired,
+    /// The token's `nbf` is in the future.
+    TokenNotYetValid,
+    /// The token's `aud` does not name the configured `--auth-audience`.
+    TokenWrongAudience,
+    /// The token's `iss` is not the configured `--auth-issuer`.
+    TokenWrongIssuer,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order (used by the docs test and `get_stats`).
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 39] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingType,
         ErrorCode::UnknownType,
@@ -114,6 +131,14 @@ impl ErrorCode {
         ErrorCode::InvalidSessionToken,
         ErrorCode::OriginNotAllowed,
         ErrorCode::HostNotAllowed,
+        ErrorCode::AuthRequired,
+        ErrorCode::TokenMalformed,
+        ErrorCode::TokenAlgorithmNotAllowed,
+        ErrorCode::TokenBadSignature,
+        ErrorCode::TokenExpired,
+        ErrorCode::TokenNotYetValid,
+        ErrorCode::TokenWrongAudience,
+        ErrorCode::TokenWrongIssuer,
     ];
 
     /// The number sent as `code`.
@@ -150,6 +175,14 @@ impl ErrorCode {
             ErrorCode::InvalidSessionToken => 400,
             ErrorCode::OriginNotAllowed => 401,
             ErrorCode::HostNotAllowed => 402,
+            ErrorCode::AuthRequired => 403,
+            ErrorCode::TokenMalformed => 404,
+            ErrorCode::TokenAlgorithmNotAllowed => 405,
+            ErrorCode::TokenBadSignature => 406,
+            ErrorCode::TokenExpired => 407,
+            ErrorCode::TokenNotYetValid => 408,
+            ErrorCode::TokenWrongAudience => 409,
+            ErrorCode::TokenWrongIssuer => 410,
         }
     }
 
@@ -187,6 +220,14 @@ impl ErrorCode {
             ErrorCode::InvalidSessionToken => "invalid_session_token",
             ErrorCode::OriginNotAllowed => "origin_not_allowed",
             ErrorCode::HostNotAllowed => "host_not_allowed",
+            ErrorCode::AuthRequired => "auth_required",
+            ErrorCode::TokenMalformed => "token_malformed",
+            ErrorCode::TokenAlgorithmNotAllowed => "token_algorithm_not_allowed",
+            ErrorCode::TokenBadSignature => "token_bad_signature",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::TokenNotYetValid => "token_not_yet_valid",
+            ErrorCode::TokenWrongAudience => "token_wrong_audience",
+            ErrorCode::TokenWrongIssuer => "token_wrong_issuer",
         }
     }
 
