@@ -68,6 +68,24 @@ pub enum ConfigError {
         "`security.session_key` is {len} bytes; at least {min}: a short key is easier to guess than the tokens it signs"
     )]
     SessionKeyTooShort { len: usize, min: usize },
+    #[error(
+        "`{field}` is {len} bytes; at least {min}: a short HMAC secret can be guessed offline from any token it signed"
+    )]
+    AuthSecretTooShort {
+        field: &'static str,
+        len: usize,
+        min: usize,
+    },
+    #[error(
+        "`security.auth.hmac_secret_previous` is set without `security.auth.hmac_secret`: rotate by moving the old secret to previous and setting the new one"
+    )]
+    AuthPreviousWithoutCurrent,
+    #[error("`security.auth.public_key_file` ({path}): {why}")]
+    AuthPublicKey { path: String, why: String },
+    #[error(
+        "`security.auth.required` is true but no key is configured (`--auth-hmac-secret` or `--auth-public-key`): every connection would be refused"
+    )]
+    AuthRequiredWithoutKey,
 }
 
 impl ServerConfig {
