@@ -122,6 +122,7 @@ impl Server {
                 listener,
                 hub.clone(),
                 state.config.clone(),
+                auth,
                 admission.clone(),
                 tasks.clone(),
                 shutdown.clone(),

@@ -224,6 +224,12 @@ impl Authenticator {
         })
     }
 
+    /// True when some key is configured: tokens are checked (raw TCP then reads a
+    /// `connect` frame first). False on the embedded default, where all are anonymous.
+    pub fn checks_tokens(&self) -> bool {
+        !self.hmac.is_empty() || self.public.is_some()
+    }
+
     /// True when a connection without a valid token is refused.
     pub fn is_required(&self) -> bool {
         self.required
@@ -232,7 +238,7 @@ impl Authenticator {
     /// What `token` grants: `Ok(None)` for an anonymous connection (no token, or no key
     /// configured), the refusal otherwise.
     pub fn authenticate(&self, token: Option<&str>) -> Result<Option<Authenticated>, AuthRefusal> {
-        let has_keys = !self.hmac.is_empty() || self.public.is_some();
+        let has_keys = self.checks_tokens();
         match token.filter(|token| !token.is_empty()) {
             None if self.required => Err(AuthRefusal::Required),
             None => Ok(None),
