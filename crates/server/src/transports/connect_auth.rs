@@ -23,6 +23,8 @@ pub(crate) type Granted = Option<Authenticated>;
 /// Checks `token` for a new connection; the `Err` is the 401 answer to send.
 pub(crate) fn authenticate(state: &AppState, token: Option<&str>) -> Result<Granted, Response> {
     state.auth.authenticate(token).map_err(|refusal| {
+        // The code only: the token is a credential and never goes into a log.
+        tracing::debug!(code = %refusal.code(), "connection token refused");
         error_response(StatusCode::UNAUTHORIZED, refusal.code(), refusal.message())
     })
 }
