@@ -64,6 +64,7 @@ impl Client {
             connect_timeout: options.connect_timeout,
             short_poll_interval: options.short_poll_interval,
             wire: options.wire.clone(),
+            token: options.token.clone(),
         };
         let (command_tx, command_rx) = mpsc::channel(LINK_SEND_QUEUE);
         let (event_tx, event_rx) = mpsc::channel(options.event_queue.max(1));

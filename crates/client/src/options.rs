@@ -138,6 +138,10 @@ pub struct ClientOptions {
     pub offline_queue: usize,
     /// Receives the raw bytes of every exchange, formatted for people (`--show-wire`).
     pub wire: Option<Arc<dyn WireLog>>,
+    /// A connection token (JWT) sent the way each transport expects: `?token=` on
+    /// WebSocket and SSE, `Authorization: Bearer` on the request that opens a polling
+    /// session, a first `connect` frame on raw TCP. `None`: connect anonymously.
+    pub token: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -154,6 +158,7 @@ impl Default for ClientOptions {
             event_queue: DEFAULT_EVENT_QUEUE,
             offline_queue: DEFAULT_OFFLINE_QUEUE,
             wire: None,
+            token: None,
         }
     }
 }
@@ -169,6 +174,8 @@ impl fmt::Debug for ClientOptions {
             .field("backoff", &self.backoff)
             .field("upgrade_interval", &self.upgrade_interval)
             .field("wire", &self.wire.is_some())
+            // A credential: whether there is one, never its text.
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
 }

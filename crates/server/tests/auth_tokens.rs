@@ -277,6 +277,28 @@ async fn an_authenticated_client_chats_and_appears_only_as_its_token_user() {
 }
 
 #[tokio::test]
+async fn a_server_without_keys_drops_a_first_connect_frame_and_answers_a_later_one() {
+    let server = common::start_default().await;
+    let mut tcp = tokens::Tcp::connect(server.tcp_addr().unwrap()).await;
+    tcp.send(&json!({"type": "connect", "token": "ignored.by.keyless"})).await;
+    tcp.send(&json!({"type": "connect"})).await;
+    tcp.send(&json!({"type": "ping", "id": 1})).await;
+    let mut seen = Vec::new();
+    loop {
+        let message = tcp.recv().await.unwrap();
+        if message["type"] == "pong" {
+            break;
+        }
+        seen.push(message);
+    }
+    assert!(seen[0]["type"] == "welcome" && seen[0].get("user").is_none(), "{seen:?}");
+    let errors: Vec<_> = seen.iter().filter(|m| m["type"] == "error").collect();
+    // Only the second `connect` is an error: the first frame's was dropped.
+    assert_eq!(errors.len(), 1, "{seen:?}");
+    assert_eq!(errors[0]["code"], 103);
+}
+
+#[tokio::test]
 async fn optional_auth_keeps_anonymous_clients_and_joins_token_channels() {
     let mut config = ServerConfig::ephemeral();
     config.security.auth = AuthConfig {

@@ -19,7 +19,8 @@
 //!   `--auth-public-key`), the first frame must be `{"type":"connect","token":"…"}`
 //!   within `TCP_CONNECT_TIMEOUT` (5 s); nothing else is read before it. A refused or
 //!   missing one gets an `error` frame (403-410) and a close, before the hub knows of
-//!   the connection. Without keys no `connect` is awaited.
+//!   the connection. Without keys no `connect` is awaited, and one sent as the first
+//!   frame anyway is dropped (so a client may always send it).
 //! - On connect the client gets `welcome`, then `subscribed` for `broadcast` and each
 //!   configured channel (`lobby` and `clock` by default).
 //! - Keepalive, limits, slow consumers and the final `close` notice: see [`tcp_session`].

@@ -75,6 +75,9 @@ pub(crate) const TCP_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 struct Preread {
     buffered: BytesMut,
     first_message: Option<Bytes>,
+    /// Nothing was read yet (a server without keys): a first frame that is `connect` is
+    /// dropped, so a client that always sends one works with every server.
+    first_may_be_connect: bool,
 }
 
 /// Serves one accepted connection until it ends, then forgets it in the hub.
@@ -95,7 +98,11 @@ pub(super) async fn run(
             }
         }
     } else {
-        (stream, None, Preread::default())
+        let preread = Preread {
+            first_may_be_connect: true,
+            ..Preread::default()
+        };
+        (stream, None, preread)
     };
     let identity = granted.as_ref().map(|granted| granted.identity.clone());
     let connection = hub.connect_as(Transport::Tcp, Some(remote), identity);
@@ -157,6 +164,7 @@ async fn authenticate_first_frame(
             Preread {
                 buffered,
                 first_message,
+                first_may_be_connect: false,
             },
         )),
         Err(refusal) => Err((stream, ProtocolError::new(refusal.code(), refusal.message()))),
@@ -212,6 +220,7 @@ impl TcpSession<'_> {
             self.handle_frame(frame).await;
         }
         reader.read_buffer_mut().extend_from_slice(&buffered);
+        let mut first_may_be_connect = preread.first_may_be_connect;
         let mut writer = FramedWrite::new(write, codec);
         // False once the input can no longer be trusted (bad frame) or has ended; the
         // keepalive stops with it (what is left is flushing and closing).
@@ -226,7 +235,12 @@ impl TcpSession<'_> {
                     match frame {
                         Some(Ok(payload)) => {
                             clock.heard();
-                            self.handle_frame(payload).await;
+                            let skip = std::mem::take(&mut first_may_be_connect)
+                                && std::str::from_utf8(&payload)
+                                    .is_ok_and(|text| matches!(parse_connect(text), Ok(Some(_))));
+                            if !skip {
+                                self.handle_frame(payload).await;
+                            }
                         }
                         Some(Err(FrameError::Io(err))) => {
                             tracing::debug!(connection = %self.connection.id(), %err, "TCP read failed");
