@@ -95,6 +95,9 @@ mod tests {
     #[test]
     fn no_secret_is_an_error() {
         let err = mint(&args(&["--sub", "alice"])).unwrap_err();
-        assert!(err.to_string().contains("SWITCHBOARD_AUTH_HMAC_SECRET"), "{err}");
+        assert!(
+            err.to_string().contains("SWITCHBOARD_AUTH_HMAC_SECRET"),
+            "{err}"
+        );
     }
 }

@@ -53,10 +53,22 @@ async fn next_of(
 #[tokio::test]
 async fn a_minted_token_connects_and_no_token_or_secret_is_logged() {
     let minted = switchboard()
-        .args(["token", "--sub", "alice", "--ttl", "10m", "--channel", "news"])
+        .args([
+            "token",
+            "--sub",
+            "alice",
+            "--ttl",
+            "10m",
+            "--channel",
+            "news",
+        ])
         .output()
         .unwrap();
-    assert!(minted.status.success(), "{}", String::from_utf8_lossy(&minted.stderr));
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
     let token = String::from_utf8(minted.stdout).unwrap().trim().to_owned();
     assert_eq!(token.split('.').count(), 3, "{token}");
 

@@ -69,7 +69,12 @@ pub(crate) struct SecurityArgs {
     auth_hmac_secret_previous: String,
     /// PEM file with the RSA (RS256) or EC P-256 (ES256) public key that verifies
     /// connection tokens. Empty: none.
-    #[arg(long, env = "SWITCHBOARD_AUTH_PUBLIC_KEY", default_value = "", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_AUTH_PUBLIC_KEY",
+        default_value = "",
+        value_name = "FILE"
+    )]
     auth_public_key: String,
     /// When set, tokens must name it in `aud`.
     #[arg(long, env = "SWITCHBOARD_AUTH_AUDIENCE", default_value = "")]

@@ -85,7 +85,9 @@ async fn anonymous_clients_connect_at_once_where_tokens_are_optional() {
     for (url, choice) in targets(&server) {
         // Within the 1 s welcome timeout of `quick_options`: raw TCP must not wait out
         // the server's 5 s connect timeout (the client sends an anonymous `connect`).
-        let client = Client::connect(&url, choice, quick_options()).await.unwrap();
+        let client = Client::connect(&url, choice, quick_options())
+            .await
+            .unwrap();
         client.ping().await.unwrap();
         client.close().await;
     }

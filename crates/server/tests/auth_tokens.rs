@@ -77,11 +77,17 @@ async fn connect(server: &Server, transport: &str, token: Option<&str>) -> Outco
             Outcome::Welcome(serde_json::from_str(data).unwrap())
         }
         "long_poll" | "short_poll" => {
-            let path = if transport == "long_poll" { "/poll" } else { "/short-poll" };
+            let path = if transport == "long_poll" {
+                "/poll"
+            } else {
+                "/short-poll"
+            };
             // Long polling sends the token as a bearer; short polling uses the query
             // fallback, so both ways are covered.
             let (path, auth) = match (transport, token) {
-                ("long_poll", Some(t)) => (path.to_owned(), format!("Authorization: Bearer {t}\r\n")),
+                ("long_poll", Some(t)) => {
+                    (path.to_owned(), format!("Authorization: Bearer {t}\r\n"))
+                }
                 _ => (format!("{path}{query}"), String::new()),
             };
             let head = format!(
@@ -118,8 +124,8 @@ async fn connect(server: &Server, transport: &str, token: Option<&str>) -> Outco
 }
 
 fn refused(status: u16, body: &str) -> Outcome {
-    let error: Value = serde_json::from_str(body)
-        .unwrap_or_else(|e| panic!("a JSON error body ({e}): {body:?}"));
+    let error: Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("a JSON error body ({e}): {body:?}"));
     assert_eq!(error["type"], "error", "{error}");
     Outcome::Refused {
         status,
@@ -141,7 +147,10 @@ async fn first_response(addr: SocketAddr, head: &str) -> (u16, String, String) {
         if let Some((head, body)) = text.split_once("\r\n\r\n") {
             let done = head.starts_with("HTTP/1.1 101")
                 || body.contains("event: welcome")
-                    && body.split("event: welcome").nth(1).is_some_and(|rest| rest.contains("\n\n"))
+                    && body
+                        .split("event: welcome")
+                        .nth(1)
+                        .is_some_and(|rest| rest.contains("\n\n"))
                 || content_length(head).is_some_and(|len| body.len() >= len);
             if done {
                 let status = head.split(' ').nth(1).unwrap().parse().unwrap();
@@ -159,7 +168,11 @@ async fn first_response(addr: SocketAddr, head: &str) -> (u16, String, String) {
 
 fn content_length(head: &str) -> Option<usize> {
     head.lines()
-        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
         .and_then(|len| len.trim().parse().ok())
 }
 
@@ -186,8 +199,16 @@ async fn outside_and_project_tokens_are_accepted_on_all_five_transports() {
     let plain = common::start(plain).await;
     let own = mint_hs256(&Secret::new(SECRET), "bob", Duration::from_secs(60), &[]).unwrap();
     for transport in TRANSPORTS {
-        assert_eq!(user_of(connect(&server, transport, Some(&outside)).await), "alice", "{transport}");
-        assert_eq!(user_of(connect(&plain, transport, Some(&own)).await), "bob", "{transport}");
+        assert_eq!(
+            user_of(connect(&server, transport, Some(&outside)).await),
+            "alice",
+            "{transport}"
+        );
+        assert_eq!(
+            user_of(connect(&plain, transport, Some(&own)).await),
+            "bob",
+            "{transport}"
+        );
     }
 }
 
@@ -202,13 +223,41 @@ async fn every_refusal_has_its_code_on_every_transport() {
         c
     };
     let cases = [
-        ("alg none", node.sign(json!({"alg": "none", "claims": claims("alice")})), 405),
-        ("wrong alg", node.sign(json!({"alg": "HS384", "secret": SECRET, "claims": claims("alice")})), 405),
-        ("bad signature", node.sign_hs256(&claims("alice"), "another secret, thirty-two bytes long!!"), 406),
-        ("expired", node.sign_hs256(&with("exp", json!(t - 600)), SECRET), 407),
-        ("not yet valid", node.sign_hs256(&with("nbf", json!(t + 600)), SECRET), 408),
-        ("wrong aud", node.sign_hs256(&with("aud", json!("someone-else")), SECRET), 409),
-        ("wrong iss", node.sign_hs256(&with("iss", json!("https://evil.example")), SECRET), 410),
+        (
+            "alg none",
+            node.sign(json!({"alg": "none", "claims": claims("alice")})),
+            405,
+        ),
+        (
+            "wrong alg",
+            node.sign(json!({"alg": "HS384", "secret": SECRET, "claims": claims("alice")})),
+            405,
+        ),
+        (
+            "bad signature",
+            node.sign_hs256(&claims("alice"), "another secret, thirty-two bytes long!!"),
+            406,
+        ),
+        (
+            "expired",
+            node.sign_hs256(&with("exp", json!(t - 600)), SECRET),
+            407,
+        ),
+        (
+            "not yet valid",
+            node.sign_hs256(&with("nbf", json!(t + 600)), SECRET),
+            408,
+        ),
+        (
+            "wrong aud",
+            node.sign_hs256(&with("aud", json!("someone-else")), SECRET),
+            409,
+        ),
+        (
+            "wrong iss",
+            node.sign_hs256(&with("iss", json!("https://evil.example")), SECRET),
+            410,
+        ),
         ("malformed", "not-a-jwt".to_owned(), 404),
     ];
     for transport in TRANSPORTS {
@@ -246,9 +295,18 @@ async fn public_keys_verify_rs256_and_es256_and_refuse_key_confusion() {
         };
         let server = common::start(config).await;
         let claims = json!({"sub": "carol", "exp": now() + 600});
-        let token = node.sign(json!({"alg": alg, "key_file": node.private_key(alg), "claims": claims}));
-        assert_eq!(user_of(connect(&server, "websocket", Some(&token)).await), "carol", "{alg}");
-        assert_eq!(user_of(connect(&server, "tcp", Some(&token)).await), "carol", "{alg}");
+        let token =
+            node.sign(json!({"alg": alg, "key_file": node.private_key(alg), "claims": claims}));
+        assert_eq!(
+            user_of(connect(&server, "websocket", Some(&token)).await),
+            "carol",
+            "{alg}"
+        );
+        assert_eq!(
+            user_of(connect(&server, "tcp", Some(&token)).await),
+            "carol",
+            "{alg}"
+        );
         // The public key itself used as an HMAC secret (the key-confusion attack).
         let pem = std::fs::read_to_string(node.public_key(alg)).unwrap();
         let confused = node.sign_hs256(&claims, &pem);
@@ -271,7 +329,9 @@ async fn an_authenticated_client_chats_and_appears_only_as_its_token_user() {
         .await;
     let chat = alice.recv_type("chat").await;
     assert_eq!(chat["user"], "alice", "{chat}");
-    alice.send(json!({"type": "presence", "channel": "room"})).await;
+    alice
+        .send(json!({"type": "presence", "channel": "room"}))
+        .await;
     let presence = alice.recv_type("presence").await;
     assert_eq!(presence["members"][0]["user"], "alice", "{presence}");
 }
@@ -280,7 +340,8 @@ async fn an_authenticated_client_chats_and_appears_only_as_its_token_user() {
 async fn a_server_without_keys_drops_a_first_connect_frame_and_answers_a_later_one() {
     let server = common::start_default().await;
     let mut tcp = tokens::Tcp::connect(server.tcp_addr().unwrap()).await;
-    tcp.send(&json!({"type": "connect", "token": "ignored.by.keyless"})).await;
+    tcp.send(&json!({"type": "connect", "token": "ignored.by.keyless"}))
+        .await;
     tcp.send(&json!({"type": "connect"})).await;
     tcp.send(&json!({"type": "ping", "id": 1})).await;
     let mut seen = Vec::new();
@@ -291,7 +352,10 @@ async fn a_server_without_keys_drops_a_first_connect_frame_and_answers_a_later_o
         }
         seen.push(message);
     }
-    assert!(seen[0]["type"] == "welcome" && seen[0].get("user").is_none(), "{seen:?}");
+    assert!(
+        seen[0]["type"] == "welcome" && seen[0].get("user").is_none(),
+        "{seen:?}"
+    );
     let errors: Vec<_> = seen.iter().filter(|m| m["type"] == "error").collect();
     // Only the second `connect` is an error: the first frame's was dropped.
     assert_eq!(errors.len(), 1, "{seen:?}");
@@ -307,9 +371,19 @@ async fn optional_auth_keeps_anonymous_clients_and_joins_token_channels() {
     };
     let server = common::start(config).await;
     let anonymous = WsClient::connect(&server, "").await;
-    assert!(anonymous.welcome.get("user").is_none(), "{}", anonymous.welcome);
+    assert!(
+        anonymous.welcome.get("user").is_none(),
+        "{}",
+        anonymous.welcome
+    );
     assert_eq!(user_of(connect(&server, "tcp", None).await), "<none>");
-    let token = mint_hs256(&Secret::new(SECRET), "dave", Duration::from_secs(60), &["news".to_owned()]).unwrap();
+    let token = mint_hs256(
+        &Secret::new(SECRET),
+        "dave",
+        Duration::from_secs(60),
+        &["news".to_owned()],
+    )
+    .unwrap();
     let mut dave = WsClient::connect(&server, &format!("?token={token}")).await;
     assert_eq!(dave.welcome["user"], "dave");
     let mut joined = Vec::new();

@@ -53,12 +53,14 @@ pub fn parse_connect(text: &str) -> Result<Option<Connect>, ProtocolError> {
         }) => {}
         _ => return Ok(None),
     }
-    serde_json::from_str::<Connect>(text).map(Some).map_err(|_| {
-        ProtocolError::new(
-            ErrorCode::InvalidField,
-            "invalid `connect` message: `token` must be a string",
-        )
-    })
+    serde_json::from_str::<Connect>(text)
+        .map(Some)
+        .map_err(|_| {
+            ProtocolError::new(
+                ErrorCode::InvalidField,
+                "invalid `connect` message: `token` must be a string",
+            )
+        })
 }
 
 #[cfg(test)]
@@ -72,7 +74,10 @@ mod tests {
         assert_eq!(parse_connect(&connect.to_json()).unwrap(), Some(connect));
         let anonymous = Connect { token: None };
         assert_eq!(anonymous.to_json(), r#"{"type":"connect"}"#);
-        assert_eq!(parse_connect(r#"{"type":"connect"}"#).unwrap(), Some(anonymous));
+        assert_eq!(
+            parse_connect(r#"{"type":"connect"}"#).unwrap(),
+            Some(anonymous)
+        );
     }
 
     #[test]

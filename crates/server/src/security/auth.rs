@@ -311,7 +311,9 @@ fn header_algorithm(token: &str) -> Result<String, AuthRefusal> {
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(AuthRefusal::Malformed("a JWT has three dot-separated parts"));
+        return Err(AuthRefusal::Malformed(
+            "a JWT has three dot-separated parts",
+        ));
     };
     let json = URL_SAFE_NO_PAD
         .decode(header)

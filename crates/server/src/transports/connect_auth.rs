@@ -20,12 +20,20 @@ use crate::{app::AppState, security::Authenticated};
 /// Who connects: an identity (or none, anonymously), and the channels its token adds.
 pub(crate) type Granted = Option<Authenticated>;
 
-/// Checks `token` for a new connection; the `Err` is the 401 answer to send.
-pub(crate) fn authenticate(state: &AppState, token: Option<&str>) -> Result<Granted, Response> {
+/// Checks `token` for a new connection; the `Err` is the 401 answer to send (boxed: a
+/// `Response` is large, and the accepted path is the common one).
+pub(crate) fn authenticate(
+    state: &AppState,
+    token: Option<&str>,
+) -> Result<Granted, Box<Response>> {
     state.auth.authenticate(token).map_err(|refusal| {
         // The code only: the token is a credential and never goes into a log.
         tracing::debug!(code = %refusal.code(), "connection token refused");
-        error_response(StatusCode::UNAUTHORIZED, refusal.code(), refusal.message())
+        Box::new(error_response(
+            StatusCode::UNAUTHORIZED,
+            refusal.code(),
+            refusal.message(),
+        ))
     })
 }
 

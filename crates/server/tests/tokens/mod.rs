@@ -26,7 +26,10 @@ pub const ISSUER: &str = "https://issuer.example";
 
 /// Seconds since the Unix epoch (JWT time).
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn node_dir() -> PathBuf {

@@ -81,11 +81,20 @@ fn every_refusal_has_its_code() {
     let cases = [
         (none, ErrorCode::TokenAlgorithmNotAllowed),
         (hs384, ErrorCode::TokenAlgorithmNotAllowed),
-        (sign(&good, b"another secret of thirty-two bytes or longer"), ErrorCode::TokenBadSignature),
+        (
+            sign(&good, b"another secret of thirty-two bytes or longer"),
+            ErrorCode::TokenBadSignature,
+        ),
         (with("exp", json!(now - 600)), ErrorCode::TokenExpired),
         (with("nbf", json!(now + 600)), ErrorCode::TokenNotYetValid),
-        (with("aud", json!("another-service")), ErrorCode::TokenWrongAudience),
-        (with("iss", json!("https://evil.example")), ErrorCode::TokenWrongIssuer),
+        (
+            with("aud", json!("another-service")),
+            ErrorCode::TokenWrongAudience,
+        ),
+        (
+            with("iss", json!("https://evil.example")),
+            ErrorCode::TokenWrongIssuer,
+        ),
         (with("sub", json!("ann\u{202e}")), ErrorCode::TokenMalformed),
         (with("sub", json!(42)), ErrorCode::TokenMalformed),
         ("not.a.jwt".to_owned(), ErrorCode::TokenMalformed),
@@ -94,15 +103,24 @@ fn every_refusal_has_its_code() {
     for (token, code) in cases {
         let refusal = refusal_of(&auth, &token);
         assert_eq!(refusal.code(), code, "{token}");
-        assert!(!refusal.message().contains(&token), "the message repeats the token");
+        assert!(
+            !refusal.message().contains(&token),
+            "the message repeats the token"
+        );
     }
     // A missing `aud` or `iss` is refused when one is configured.
     let mut no_aud = good.clone();
     no_aud.as_object_mut().unwrap().remove("aud");
-    assert_eq!(refusal_of(&auth, &sign(&no_aud, SECRET)), AuthRefusal::WrongAudience);
+    assert_eq!(
+        refusal_of(&auth, &sign(&no_aud, SECRET)),
+        AuthRefusal::WrongAudience
+    );
     let mut no_exp = good.clone();
     no_exp.as_object_mut().unwrap().remove("exp");
-    assert_eq!(refusal_of(&auth, &sign(&no_exp, SECRET)).code(), ErrorCode::TokenMalformed);
+    assert_eq!(
+        refusal_of(&auth, &sign(&no_exp, SECRET)).code(),
+        ErrorCode::TokenMalformed
+    );
 }
 
 #[test]
@@ -133,7 +151,10 @@ fn the_previous_secret_still_verifies_during_a_rotation() {
         assert!(auth.authenticate(Some(&sign(&claims, secret))).is_ok());
     }
     let expired = json!({"sub": "alice", "exp": get_current_timestamp() - 600});
-    assert_eq!(refusal_of(&auth, &sign(&expired, PREVIOUS)), AuthRefusal::Expired);
+    assert_eq!(
+        refusal_of(&auth, &sign(&expired, PREVIOUS)),
+        AuthRefusal::Expired
+    );
 }
 
 #[test]
@@ -155,8 +176,15 @@ fn es256_with_a_public_key_and_no_key_confusion() {
     assert_eq!(granted.identity.user, "carol");
     // The public key's PEM as an HMAC secret: refused for its algorithm.
     let confused = sign(&claims, pair.public_key_pem().as_bytes());
-    assert_eq!(refusal_of(&auth, &confused), AuthRefusal::AlgorithmNotAllowed);
-    std::fs::write(&path, "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n").unwrap();
+    assert_eq!(
+        refusal_of(&auth, &confused),
+        AuthRefusal::AlgorithmNotAllowed
+    );
+    std::fs::write(
+        &path,
+        "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
     let err = Authenticator::new(&AuthConfig {
         public_key_file: Some(path.clone()),
         ..AuthConfig::default()
@@ -169,7 +197,10 @@ fn es256_with_a_public_key_and_no_key_confusion() {
 #[test]
 fn settings_the_server_cannot_run_with_are_refused() {
     let short = Authenticator::new(&hmac_config(b"short")).unwrap_err();
-    assert!(matches!(short, ConfigError::AuthSecretTooShort { len: 5, .. }));
+    assert!(matches!(
+        short,
+        ConfigError::AuthSecretTooShort { len: 5, .. }
+    ));
     let required_without_key = Authenticator::new(&AuthConfig {
         required: true,
         ..AuthConfig::default()
@@ -181,7 +212,10 @@ fn settings_the_server_cannot_run_with_are_refused() {
         ..AuthConfig::default()
     })
     .unwrap_err();
-    assert!(missing.to_string().contains("/nonexistent/key.pem"), "{missing}");
+    assert!(
+        missing.to_string().contains("/nonexistent/key.pem"),
+        "{missing}"
+    );
     let shown = format!("{:?}", hmac_config(SECRET));
     assert!(!shown.contains("development"), "{shown}");
 }

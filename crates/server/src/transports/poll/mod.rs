@@ -167,7 +167,7 @@ async fn handle(
         let token = bearer_or_query(&headers, query.as_ref().and_then(|q| q.token.as_deref()));
         let granted = match authenticate(&state, token) {
             Ok(granted) => granted,
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
         };
         return open(&state, &sessions, kind, remote, request, granted).await;
     }

@@ -90,7 +90,7 @@ pub async fn handler(
     };
     let granted = match authenticate(&state, params.token.as_deref()) {
         Ok(granted) => granted,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let requested = with_token_channels(requested, &state.hub.config().auto_subscribe, &granted);
     let last_event_id = headers

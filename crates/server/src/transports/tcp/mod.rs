@@ -46,12 +46,12 @@ use tokio_util::{codec::Encoder, sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     config::ServerConfig,
-    security::Authenticator,
     edge::{
         BurstLog,
         admission::{Admission, Refusal},
         http::ACCEPT_ERROR_BACKOFF,
     },
+    security::Authenticator,
 };
 
 /// How long the refusal notice to a connection over the limit may take to write.

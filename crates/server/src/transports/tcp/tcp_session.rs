@@ -71,12 +71,20 @@ pub(crate) const TCP_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What was read before the connection was registered: bytes already buffered past the
 /// first frame, and that frame itself when it was a message rather than `connect`.
-#[derive(Default)]
+/// It lives only in the boxed opening future ([`open`]), never in the connection task.
 struct Preread {
     buffered: BytesMut,
     first_message: Option<Bytes>,
-    /// Nothing was read yet (a server without keys): a first frame that is `connect` is
-    /// dropped, so a client that always sends one works with every server.
+}
+
+/// A connection registered with the hub and opened (`welcome` queued), ready to serve.
+struct Opened {
+    stream: TcpStream,
+    connection: Arc<Connection>,
+    /// The start of a frame read before the connection opened.
+    partial: Option<Box<BytesMut>>,
+    /// Nothing was read before opening (a server without keys): a first frame that is
+    /// `connect` is dropped, so a client that always sends one works with every server.
     first_may_be_connect: bool,
 }
 
@@ -88,21 +96,52 @@ pub(super) async fn run(
     config: Arc<ServerConfig>,
     auth: &Authenticator,
 ) {
+    // Boxed: authenticating and opening happen once, and their state would otherwise
+    // sit in every connection's task for its whole life.
+    let Some(opened) = Box::pin(open(stream, remote, &hub, &config, auth)).await else {
+        return;
+    };
+    let Opened {
+        stream,
+        connection,
+        partial,
+        first_may_be_connect,
+    } = *opened;
+    let session = TcpSession {
+        hub: &hub,
+        connection: &connection,
+        framing: config.tcp.framing,
+        keepalive: Keepalive::tcp(&config.tcp),
+    };
+    let (ended, read) = session.run(stream, partial, first_may_be_connect).await;
+    tracing::debug!(connection = %connection.id(), ?ended, "TCP connection closed");
+    hub.disconnect(&connection).await;
+    if let Some(read) = read {
+        lifecycle::linger(read).await;
+    }
+}
+
+/// Authenticates (on a server with keys: the `connect` frame, refused with an `error`
+/// frame and a close), registers the connection, queues `welcome` and the initial
+/// subscriptions, then handles what the client sent behind `connect`.
+async fn open(
+    stream: TcpStream,
+    remote: SocketAddr,
+    hub: &Arc<Hub>,
+    config: &ServerConfig,
+    auth: &Authenticator,
+) -> Option<Box<Opened>> {
     let (stream, granted, preread) = if auth.checks_tokens() {
         let codec = FrameCodec::new(config.tcp.framing, hub.config().max_message_bytes);
         match authenticate_first_frame(stream, codec, auth).await {
-            Ok(authenticated) => authenticated,
+            Ok((stream, granted, preread)) => (stream, granted, Some(preread)),
             Err((stream, refusal)) => {
                 super::refuse(stream, config.tcp.framing, refusal).await;
-                return;
+                return None;
             }
         }
     } else {
-        let preread = Preread {
-            first_may_be_connect: true,
-            ..Preread::default()
-        };
-        (stream, None, preread)
+        (stream, None, None)
     };
     let identity = granted.as_ref().map(|granted| granted.identity.clone());
     let connection = hub.connect_as(Transport::Tcp, Some(remote), identity);
@@ -117,20 +156,26 @@ pub(super) async fn run(
             .collect()
     });
     let channels = add_token_channels(channels, &hub.config().auto_subscribe, granted);
-    lifecycle::open(&hub, &connection, channels, &keepalive).await;
-    let (ended, read) = TcpSession {
-        hub: &hub,
-        connection: &connection,
-        framing: config.tcp.framing,
-        keepalive,
-    }
-    .run(stream, preread)
-    .await;
-    tracing::debug!(connection = %connection.id(), ?ended, "TCP connection closed");
-    hub.disconnect(&connection).await;
-    if let Some(read) = read {
-        lifecycle::linger(read).await;
-    }
+    lifecycle::open(hub, &connection, channels, &keepalive).await;
+    let first_may_be_connect = preread.is_none();
+    let partial = match preread {
+        Some(preread) => {
+            let session = TcpSession {
+                hub,
+                connection: &connection,
+                framing: config.tcp.framing,
+                keepalive,
+            };
+            session.handle_preread(preread).await
+        }
+        None => None,
+    };
+    Some(Box::new(Opened {
+        stream,
+        connection,
+        partial,
+        first_may_be_connect,
+    }))
 }
 
 /// Reads the first frame of a connection to a server that checks tokens: a `connect`
@@ -164,10 +209,12 @@ async fn authenticate_first_frame(
             Preread {
                 buffered,
                 first_message,
-                first_may_be_connect: false,
             },
         )),
-        Err(refusal) => Err((stream, ProtocolError::new(refusal.code(), refusal.message()))),
+        Err(refusal) => Err((
+            stream,
+            ProtocolError::new(refusal.code(), refusal.message()),
+        )),
     }
 }
 
@@ -205,22 +252,21 @@ struct TcpSession<'a> {
 impl TcpSession<'_> {
     /// Runs until the connection ends; after a server-side close, also hands back the
     /// read half for the linger.
-    async fn run(self, stream: TcpStream, preread: Preread) -> (EndReason, Option<OwnedReadHalf>) {
+    /// `partial` is the start of a frame read before the connection opened; with
+    /// `first_may_be_connect`, a first frame that is `connect` is dropped.
+    async fn run(
+        self,
+        stream: TcpStream,
+        partial: Option<Box<BytesMut>>,
+        first_may_be_connect: bool,
+    ) -> (EndReason, Option<OwnedReadHalf>) {
         let codec = FrameCodec::new(self.framing, self.hub.config().max_message_bytes);
         let (read, write) = stream.into_split();
         let mut reader = FramedRead::with_capacity(read, codec.clone(), TCP_READ_BUFFER);
-        if let Some(first) = preread.first_message {
-            self.handle_frame(first).await;
+        if let Some(partial) = partial {
+            reader.read_buffer_mut().extend_from_slice(&partial);
         }
-        // Frames the client sent right behind `connect` are handled now (the reader would
-        // wait for the socket before decoding its buffer); a partial one is handed on.
-        let mut buffered = preread.buffered;
-        let mut decoder = codec.clone();
-        while let Ok(Some(frame)) = decoder.decode(&mut buffered) {
-            self.handle_frame(frame).await;
-        }
-        reader.read_buffer_mut().extend_from_slice(&buffered);
-        let mut first_may_be_connect = preread.first_may_be_connect;
+        let mut first_may_be_connect = first_may_be_connect;
         let mut writer = FramedWrite::new(write, codec);
         // False once the input can no longer be trusted (bad frame) or has ended; the
         // keepalive stops with it (what is left is flushing and closing).
@@ -285,6 +331,21 @@ impl TcpSession<'_> {
                 }
             }
         }
+    }
+
+    /// The frames read before the connection opened. Frames the client sent right behind
+    /// `connect` are handled now (the reader would wait for the socket before decoding
+    /// its buffer); the start of a frame still arriving is returned for the reader.
+    async fn handle_preread(&self, preread: Preread) -> Option<Box<BytesMut>> {
+        if let Some(first) = preread.first_message {
+            self.handle_frame(first).await;
+        }
+        let mut decoder = FrameCodec::new(self.framing, self.hub.config().max_message_bytes);
+        let mut buffered = preread.buffered;
+        while let Ok(Some(frame)) = decoder.decode(&mut buffered) {
+            self.handle_frame(frame).await;
+        }
+        (!buffered.is_empty()).then(|| Box::new(buffered))
     }
 
     /// One well-framed message: anything but UTF-8 JSON gets an error and reading goes on.
@@ -388,7 +449,8 @@ mod tests {
         let stream = TcpStream::connect(addr).await.unwrap();
         let hub = Hub::memory(Default::default());
         let config = Arc::new(ServerConfig::ephemeral());
-        let size = std::mem::size_of_val(&run(stream, addr, hub, config));
+        let auth = Authenticator::new(&Default::default()).unwrap();
+        let size = std::mem::size_of_val(&run(stream, addr, hub, config, &auth));
         assert!(size <= 1848, "a TCP connection's task is {size} bytes");
     }
 }

@@ -70,7 +70,7 @@ pub async fn handler(
     };
     let granted = match authenticate(&state, params.token.as_deref()) {
         Ok(granted) => granted,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let channels = with_token_channels(channels, &state.hub.config().auto_subscribe, &granted);
     let identity = identity(&granted);
