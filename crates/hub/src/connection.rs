@@ -55,11 +55,13 @@ impl std::fmt::Display for ConnectionId {
 
 /// Who is on a connection, when its client authenticated (an auth token's claims, checked
 /// by the server before the connection opens). Anonymous connections have none.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
     /// The user id (the token's `sub`): `welcome` announces it, and the connection's chat
     /// `user` and presence entries carry it whatever the client writes.
     pub user: String,
+    /// Public data about the user (the token's `info` claim), shown in presence entries.
+    pub info: Option<serde_json::Value>,
 }
 
 /// A connection's channels: most hold two (`broadcast` and one of their own), so two fit

@@ -103,6 +103,10 @@ pub struct Member {
     /// The member's authenticated user (its auth token's `sub`); absent when anonymous.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Public data about that user, from its token's `info` claim (any JSON); absent
+    /// when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<serde_json::Value>,
 }
 
 /// Connection counts per transport (open now, or accepted since start, depending on

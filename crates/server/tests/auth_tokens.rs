@@ -320,7 +320,9 @@ async fn public_keys_verify_rs256_and_es256_and_refuse_key_confusion() {
 #[tokio::test]
 async fn an_authenticated_client_chats_and_appears_only_as_its_token_user() {
     let server = required_server().await;
-    let token = NodeMinter::get().sign_hs256(&claims("alice"), SECRET);
+    let mut with_info = claims("alice");
+    with_info["info"] = json!({"name": "Alice A.", "color": "teal"});
+    let token = NodeMinter::get().sign_hs256(&with_info, SECRET);
     let mut alice = WsClient::connect(&server, &format!("?token={token}&channels=room")).await;
     alice.recv_type("subscribed").await;
     alice.recv_type("subscribed").await;
@@ -334,6 +336,10 @@ async fn an_authenticated_client_chats_and_appears_only_as_its_token_user() {
         .await;
     let presence = alice.recv_type("presence").await;
     assert_eq!(presence["members"][0]["user"], "alice", "{presence}");
+    assert_eq!(
+        presence["members"][0]["info"]["name"], "Alice A.",
+        "{presence}"
+    );
 }
 
 #[tokio::test]

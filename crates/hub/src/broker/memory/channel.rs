@@ -191,6 +191,9 @@ pub(super) fn member_of(connection: &Connection) -> Member {
         connection_id: connection.id().to_string(),
         transport: connection.transport(),
         user: connection.user().map(str::to_owned),
+        info: connection
+            .identity()
+            .and_then(|identity| identity.info.clone()),
     }
 }
 

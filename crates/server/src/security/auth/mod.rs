@@ -16,6 +16,8 @@
 //!   `exp` is required, `nbf` is honoured, each within [`AUTH_CLOCK_LEEWAY`].
 //! - With `--auth-audience` / `--auth-issuer`, a token without that `aud` / `iss` is
 //!   refused, a missing claim included.
+//! - `info` (optional, any JSON up to [`MAX_TOKEN_INFO_BYTES`]) is shown in the
+//!   connection's presence entries.
 //! - Without any key, tokens are ignored and every connection is anonymous (the embedded
 //!   default); `--auth-required true` then refuses every connection without a valid one.
 
@@ -43,6 +45,9 @@ pub const MIN_AUTH_HMAC_SECRET_BYTES: usize = 32;
 /// The most channels a token's `channels` claim may list: each becomes a subscription on
 /// connect, and the hub's per-connection limit refuses the rest anyway.
 pub const MAX_TOKEN_CHANNELS: usize = 64;
+/// The largest `info` claim, in bytes of JSON: it is copied into every presence entry
+/// and `join`/`leave` of the connection, so it stays a short profile, not a payload.
+pub const MAX_TOKEN_INFO_BYTES: usize = 1024;
 
 /// A secret whose `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -143,7 +148,7 @@ impl AuthRefusal {
 }
 
 /// What a valid token grants.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Authenticated {
     /// The user (`sub`).
     pub identity: Identity,
@@ -160,6 +165,8 @@ struct Claims {
     channels: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     exp: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    info: Option<serde_json::Value>,
 }
 
 /// Checks connection tokens against the configured keys.
@@ -350,6 +357,13 @@ fn granted(claims: Claims) -> Result<Authenticated, AuthRefusal> {
             "`sub` must be a user name of 1 to 64 characters without control characters",
         ));
     }
+    if claims
+        .info
+        .as_ref()
+        .is_some_and(|info| info.to_string().len() > MAX_TOKEN_INFO_BYTES)
+    {
+        return Err(AuthRefusal::Malformed("`info` is over 1024 bytes of JSON"));
+    }
     if claims.channels.len() > MAX_TOKEN_CHANNELS {
         return Err(AuthRefusal::Malformed("`channels` lists too many channels"));
     }
@@ -360,7 +374,10 @@ fn granted(claims: Claims) -> Result<Authenticated, AuthRefusal> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| AuthRefusal::Malformed("`channels` holds an invalid channel name"))?;
     Ok(Authenticated {
-        identity: Identity { user: claims.sub },
+        identity: Identity {
+            user: claims.sub,
+            info: claims.info.filter(|info| !info.is_null()),
+        },
         channels,
     })
 }
@@ -396,6 +413,7 @@ pub fn mint_hs256(
         sub: sub.to_owned(),
         channels: channels.to_vec(),
         exp: Some(exp),
+        info: None,
     };
     encode(
         &Header::new(Algorithm::HS256),

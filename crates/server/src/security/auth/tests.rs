@@ -45,6 +45,17 @@ fn a_valid_token_grants_its_user_and_channels() {
     assert_eq!(granted.identity.user, "alice");
     let names: Vec<&str> = granted.channels.iter().map(ChannelName::as_str).collect();
     assert_eq!(names, ["news", "room-1"]);
+    let with_info = sign(
+        &json!({"sub": "alice", "exp": hour_from_now(), "info": {"name": "Alice"}}),
+        SECRET,
+    );
+    let granted = auth.authenticate(Some(&with_info)).unwrap().unwrap();
+    assert_eq!(granted.identity.info, Some(json!({"name": "Alice"})));
+    let huge = sign(
+        &json!({"sub": "alice", "exp": hour_from_now(), "info": "x".repeat(2000)}),
+        SECRET,
+    );
+    assert_eq!(refusal_of(&auth, &huge).code(), ErrorCode::TokenMalformed);
     let minted = mint_hs256(&Secret::new(SECRET), "bob", Duration::from_secs(60), &[]).unwrap();
     let bob = auth.authenticate(Some(&minted)).unwrap().unwrap();
     assert_eq!(bob.identity.user, "bob");
