@@ -3,6 +3,7 @@
 
 mod client;
 mod serve;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -46,6 +47,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Connect to a server over any transport: demo, chat, listen, stress.
     Client(client::ClientArgs),
+    /// Mint a development connection token (HS256) from the configured secret.
+    Token(token::TokenArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,6 +82,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Client(args) => client::run(args).await,
+            Command::Token(args) => token::run(args),
         }
     });
     match result {

@@ -335,3 +335,43 @@ async fn auto_reports_where_it_settled_and_why() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn token_authenticates_the_cli_client() {
+    use switchboard_server::security::{AuthConfig, Secret, auth::mint_hs256};
+    let secret = "the CLI auth test's secret, 32 bytes or more";
+    let mut config = ServerConfig::ephemeral();
+    config.security.auth = AuthConfig {
+        required: true,
+        hmac_secret: Some(Secret::new(secret)),
+        ..AuthConfig::default()
+    };
+    let server = Server::start(config).await.unwrap();
+    let token = mint_hs256(&Secret::new(secret), "alice", Duration::from_secs(60), &[]).unwrap();
+    for protocol in ["websocket", "tcp"] {
+        let url = url_for(&server, protocol);
+        let out = client(
+            &url,
+            protocol,
+            &["--token", &token, "chat"],
+            "hello\n/exit\n",
+        )
+        .await;
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{protocol}: {stdout}\n{}",
+            text(&out.stderr)
+        );
+        // The chat is the token's user's, not the CLI's default `cli`.
+        assert!(stdout.contains("alice: hello"), "{protocol}: {stdout}");
+        let refused = client(&url, protocol, &["chat"], "hello\n").await;
+        assert_eq!(
+            refused.status.code(),
+            Some(3),
+            "{protocol}: {}",
+            text(&refused.stderr)
+        );
+    }
+}

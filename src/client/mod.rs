@@ -59,6 +59,16 @@ pub(crate) struct ClientArgs {
     /// The user name chat messages carry.
     #[arg(long, env = "SWITCHBOARD_CLIENT_USER", default_value = "cli")]
     user: String,
+    /// Connection token (JWT) for a server that checks them, e.g. from `switchboard
+    /// token`: sent as ?token= (WebSocket, SSE), Authorization: Bearer (polling) or a
+    /// connect frame (TCP). Empty: anonymous.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_CLIENT_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    token: String,
     /// How long a request waits for its reply.
     #[arg(long, default_value = "10s", value_parser = duration)]
     timeout: Duration,
@@ -131,6 +141,7 @@ impl ClientArgs {
             wire: self
                 .show_wire
                 .then(|| Arc::new(StderrWire) as Arc<dyn WireLog>),
+            token: (!self.token.is_empty()).then(|| self.token.clone()),
             ..ClientOptions::default()
         }
     }

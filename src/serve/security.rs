@@ -1,5 +1,5 @@
 //! `serve` flags for who may talk to the server: allowed browser origins, allowed `Host`
-//! names, and the session-token key. Defaults are the named constants of
+//! names, the session-token key, and connection tokens (`--auth-*`). Defaults are the named constants of
 //! `switchboard_server::config`; `docs/security.md` says what each protects.
 
 use std::{fmt, str::FromStr};
@@ -8,7 +8,7 @@ use clap::Args;
 use switchboard_server::{
     config::{self as server, SecurityConfig},
     security::{
-        HostRule, OriginRule, SessionKey,
+        AuthConfig, HostRule, OriginRule, Secret, SessionKey,
         rules::{format_rules, parse_rules},
     },
 };
@@ -39,6 +39,49 @@ pub(crate) struct SecurityArgs {
         default_value = ""
     )]
     session_key: String,
+    /// Refuse connections without a valid connection token (true|false). Needs a key
+    /// (--auth-hmac-secret or --auth-public-key); false keeps anonymous connections.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_AUTH_REQUIRED",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL"
+    )]
+    auth_required: bool,
+    /// Secret (at least 32 bytes) that verifies HS256 connection tokens (and that
+    /// `switchboard token` signs with). Empty: none.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_AUTH_HMAC_SECRET",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    auth_hmac_secret: String,
+    /// The previous HMAC secret, still accepted while tokens signed with it expire
+    /// (rotation). Empty: none.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_AUTH_HMAC_SECRET_PREVIOUS",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    auth_hmac_secret_previous: String,
+    /// PEM file with the RSA (RS256) or EC P-256 (ES256) public key that verifies
+    /// connection tokens. Empty: none.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_AUTH_PUBLIC_KEY",
+        default_value = "",
+        value_name = "FILE"
+    )]
+    auth_public_key: String,
+    /// When set, tokens must name it in `aud`.
+    #[arg(long, env = "SWITCHBOARD_AUTH_AUDIENCE", default_value = "")]
+    auth_audience: String,
+    /// When set, tokens must carry it as `iss`.
+    #[arg(long, env = "SWITCHBOARD_AUTH_ISSUER", default_value = "")]
+    auth_issuer: String,
 }
 
 impl SecurityArgs {
@@ -51,8 +94,21 @@ impl SecurityArgs {
             } else {
                 SessionKey::from_secret(self.session_key.as_bytes())
             },
+            auth: AuthConfig {
+                required: self.auth_required,
+                hmac_secret: non_empty(self.auth_hmac_secret).map(Secret::new),
+                hmac_secret_previous: non_empty(self.auth_hmac_secret_previous).map(Secret::new),
+                public_key_file: non_empty(self.auth_public_key).map(Into::into),
+                audience: non_empty(self.auth_audience),
+                issuer: non_empty(self.auth_issuer),
+            },
         }
     }
+}
+
+/// `None` for the empty string, the flags' way of saying "not set".
+fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
 }
 
 /// A comma-separated list of origin or host rules.
@@ -121,6 +177,53 @@ mod tests {
         );
         assert!(custom.security.session_key.is_configured());
         custom.validate().expect("valid");
+    }
+
+    #[test]
+    fn auth_is_off_by_default_and_checked_when_set() {
+        let defaults = config(&[]);
+        assert!(!defaults.security.auth.required && !defaults.security.auth.has_keys());
+        let secret = "0123456789abcdef0123456789abcdef";
+        let on = config(&[
+            "--auth-required",
+            "true",
+            "--auth-hmac-secret",
+            secret,
+            "--auth-audience",
+            "switchboard",
+        ]);
+        assert!(on.security.auth.required);
+        assert_eq!(on.security.auth.audience.as_deref(), Some("switchboard"));
+        on.validate().expect("valid");
+        assert!(!format!("{:?}", on.security.auth).contains(secret));
+        let no_key = config(&["--auth-required", "true"]);
+        assert!(matches!(
+            no_key.validate(),
+            Err(ConfigError::AuthRequiredWithoutKey)
+        ));
+        let bad_pem = config(&["--auth-public-key", "Cargo.toml"]);
+        let err = bad_pem.validate().unwrap_err();
+        assert!(matches!(err, ConfigError::AuthPublicKey { .. }), "{err}");
+        assert!(err.to_string().contains("Cargo.toml"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_not_shown_by_help() {
+        use clap::CommandFactory;
+        let command = crate::Cli::command();
+        for (sub, flag) in [
+            ("serve", "session_key"),
+            ("serve", "auth_hmac_secret"),
+            ("serve", "auth_hmac_secret_previous"),
+            ("token", "auth_hmac_secret"),
+        ] {
+            let arg = command
+                .find_subcommand(sub)
+                .and_then(|sub| sub.get_arguments().find(|arg| arg.get_id() == flag))
+                .unwrap_or_else(|| panic!("{sub} --{flag}"));
+            // A variable's value would otherwise be printed after `env:` in --help.
+            assert!(arg.is_hide_env_values_set(), "{sub} --{flag}");
+        }
     }
 
     #[test]

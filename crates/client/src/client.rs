@@ -65,6 +65,7 @@ impl Client {
             short_poll_interval: options.short_poll_interval,
             wire: options.wire.clone(),
             local_addr: options.local_addr,
+            token: options.token.clone(),
         };
         let (command_tx, command_rx) = mpsc::channel(LINK_SEND_QUEUE);
         let (event_tx, event_rx) = mpsc::channel(options.event_queue.max(1));

@@ -142,6 +142,10 @@ pub struct ClientOptions {
     /// choice). The connection simulator spreads its clients over loopback addresses
     /// with it, so the server counts them apart from real clients.
     pub local_addr: Option<IpAddr>,
+    /// A connection token (JWT) sent the way each transport expects: `?token=` on
+    /// WebSocket and SSE, `Authorization: Bearer` on the request that opens a polling
+    /// session, a first `connect` frame on raw TCP. `None`: connect anonymously.
+    pub token: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -159,6 +163,7 @@ impl Default for ClientOptions {
             offline_queue: DEFAULT_OFFLINE_QUEUE,
             wire: None,
             local_addr: None,
+            token: None,
         }
     }
 }
@@ -175,6 +180,8 @@ impl fmt::Debug for ClientOptions {
             .field("upgrade_interval", &self.upgrade_interval)
             .field("wire", &self.wire.is_some())
             .field("local_addr", &self.local_addr)
+            // A credential: whether there is one, never its text.
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
 }

@@ -53,6 +53,17 @@ impl std::fmt::Display for ConnectionId {
     }
 }
 
+/// Who is on a connection, when its client authenticated (an auth token's claims, checked
+/// by the server before the connection opens). Anonymous connections have none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// The user id (the token's `sub`): `welcome` announces it, and the connection's chat
+    /// `user` and presence entries carry it whatever the client writes.
+    pub user: String,
+    /// Public data about the user (the token's `info` claim), shown in presence entries.
+    pub info: Option<serde_json::Value>,
+}
+
 /// A connection's channels: most hold two (`broadcast` and one of their own), so two fit
 /// inline and an idle connection needs no separate allocation for them.
 pub(crate) type Subscriptions = SmallVec<[ChannelName; 2]>;
@@ -75,6 +86,9 @@ pub struct Connection {
     disconnected: AtomicBool,
     counters: Arc<HubCounters>,
     rate: Mutex<TokenBucket>,
+    /// Boxed: one pointer on every connection, anonymous ones included (the size guard
+    /// below counts it).
+    identity: Option<Box<Identity>>,
 }
 
 impl Connection {
@@ -85,6 +99,7 @@ impl Connection {
         outbox: Outbox,
         counters: Arc<HubCounters>,
         rate: TokenBucket,
+        identity: Option<Identity>,
     ) -> Self {
         Self {
             id: ConnectionId::random(),
@@ -98,12 +113,23 @@ impl Connection {
             disconnected: AtomicBool::new(false),
             counters,
             rate: Mutex::new(rate),
+            identity: identity.map(Box::new),
         }
     }
 
     /// The connection's id, unique and public (see [`ConnectionId`]).
     pub fn id(&self) -> &ConnectionId {
         &self.id
+    }
+
+    /// Who authenticated on this connection; `None` when it is anonymous.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_deref()
+    }
+
+    /// The authenticated user id, if any (see [`Identity::user`]).
+    pub fn user(&self) -> Option<&str> {
+        self.identity().map(|identity| identity.user.as_str())
     }
 
     /// The transport the client connected with; fixed for the connection's life.

@@ -41,7 +41,7 @@ pub mod stats;
 
 pub use broker::{Broker, BrokerError, MemoryBroker, Published};
 pub use config::HubConfig;
-pub use connection::{Connection, ConnectionId};
+pub use connection::{Connection, ConnectionId, Identity};
 pub use delivery::Delivery;
 pub use hub::{EchoConnection, Hub, InitialSubscription, Timings};
 pub use outbox::{Outbox, Push};

@@ -144,6 +144,8 @@ mod tests {
         let member = Member {
             connection_id: "c1".into(),
             transport: Transport::Sse,
+            user: Some("ann".into()),
+            info: Some(serde_json::json!({"name": "Ann"})),
         };
         let bytes = render_presence_event("room", 5, &member, true);
         let parsed: ServerMessage = serde_json::from_slice(&bytes).unwrap();

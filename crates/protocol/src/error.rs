@@ -84,13 +84,30 @@ pub enum ErrorCode {
     OriginNotAllowed,
     /// A request to the dashboard or its API naming a `Host` the server does not answer to.
     HostNotAllowed,
+    /// A connection without an auth token where `--auth-required true` asks for one.
+    AuthRequired,
+    /// The auth token is not a well-formed JWT (three base64url parts, a JSON header and
+    /// claims, a string `sub`, a numeric `exp`).
+    TokenMalformed,
+    /// The token's `alg` is one this server does not accept for its key (`none` never is).
+    TokenAlgorithmNotAllowed,
+    /// The token's signature does not verify with the configured secret or public key.
+    TokenBadSignature,
+    /// The token's `exp` is in the past.
+    TokenExpired,
+    /// The token's `nbf` is in the future.
+    TokenNotYetValid,
+    /// The token's `aud` does not name the configured `--auth-audience`.
+    TokenWrongAudience,
+    /// The token's `iss` is not the configured `--auth-issuer`.
+    TokenWrongIssuer,
     /// The connection simulator and the protocol comparison answer loopback callers only.
     LocalOnly,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order (used by the docs test and `get_stats`).
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 42] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingType,
         ErrorCode::UnknownType,
@@ -124,6 +141,14 @@ impl ErrorCode {
         ErrorCode::InvalidSessionToken,
         ErrorCode::OriginNotAllowed,
         ErrorCode::HostNotAllowed,
+        ErrorCode::AuthRequired,
+        ErrorCode::TokenMalformed,
+        ErrorCode::TokenAlgorithmNotAllowed,
+        ErrorCode::TokenBadSignature,
+        ErrorCode::TokenExpired,
+        ErrorCode::TokenNotYetValid,
+        ErrorCode::TokenWrongAudience,
+        ErrorCode::TokenWrongIssuer,
         ErrorCode::LocalOnly,
     ];
 
@@ -163,7 +188,15 @@ impl ErrorCode {
             ErrorCode::InvalidSessionToken => 400,
             ErrorCode::OriginNotAllowed => 401,
             ErrorCode::HostNotAllowed => 402,
-            ErrorCode::LocalOnly => 403,
+            ErrorCode::AuthRequired => 403,
+            ErrorCode::TokenMalformed => 404,
+            ErrorCode::TokenAlgorithmNotAllowed => 405,
+            ErrorCode::TokenBadSignature => 406,
+            ErrorCode::TokenExpired => 407,
+            ErrorCode::TokenNotYetValid => 408,
+            ErrorCode::TokenWrongAudience => 409,
+            ErrorCode::TokenWrongIssuer => 410,
+            ErrorCode::LocalOnly => 411,
         }
     }
 
@@ -203,6 +236,14 @@ impl ErrorCode {
             ErrorCode::InvalidSessionToken => "invalid_session_token",
             ErrorCode::OriginNotAllowed => "origin_not_allowed",
             ErrorCode::HostNotAllowed => "host_not_allowed",
+            ErrorCode::AuthRequired => "auth_required",
+            ErrorCode::TokenMalformed => "token_malformed",
+            ErrorCode::TokenAlgorithmNotAllowed => "token_algorithm_not_allowed",
+            ErrorCode::TokenBadSignature => "token_bad_signature",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::TokenNotYetValid => "token_not_yet_valid",
+            ErrorCode::TokenWrongAudience => "token_wrong_audience",
+            ErrorCode::TokenWrongIssuer => "token_wrong_issuer",
             ErrorCode::LocalOnly => "local_only",
         }
     }

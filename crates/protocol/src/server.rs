@@ -100,6 +100,13 @@ pub struct Member {
     pub connection_id: String,
     /// The transport that connection uses.
     pub transport: Transport,
+    /// The member's authenticated user (its auth token's `sub`); absent when anonymous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Public data about that user, from its token's `info` claim (any JSON); absent
+    /// when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<serde_json::Value>,
 }
 
 /// Connection counts per transport (open now, or accepted since start, depending on
@@ -236,6 +243,10 @@ pub enum ServerMessage {
         /// the session's owner receives it; WebSocket and TCP need none (the socket is it).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_token: Option<String>,
+        /// The authenticated user (the auth token's `sub`); absent on an anonymous
+        /// connection. Chat `user` and presence entries of this connection carry it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
         /// The server's name, always [`crate::SERVER_NAME`].
         server: String,
         /// The server's version (its package version, e.g. `0.1.0`).

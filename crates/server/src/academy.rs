@@ -16,7 +16,7 @@
 //!
 //! Who may use them: one small request makes the server open thousands of connections
 //! to itself, so the three `POST` routes answer loopback callers only (the request's
-//! peer address, IPv4-mapped loopback included); others get 403 with error 403
+//! peer address, IPv4-mapped loopback included); others get 403 with error 411
 //! `local_only`. There is no admin key yet: opening them to remote callers will need
 //! one. Behind a reverse proxy on the same machine every caller looks local, so block
 //! these routes at the proxy or set `--simulator-max-connections 0`.

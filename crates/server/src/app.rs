@@ -7,7 +7,7 @@ use std::{net::SocketAddr, sync::Arc};
 use switchboard_hub::Hub;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::config::ServerConfig;
+use crate::{config::ServerConfig, security::Authenticator};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -17,6 +17,8 @@ pub struct AppState {
     /// The validated configuration the server started with (read-only at run time; the
     /// hub's limits are read from `hub.config()`).
     pub config: Arc<ServerConfig>,
+    /// Checks connection tokens (built once from `config.security.auth`).
+    pub auth: Arc<Authenticator>,
     /// Tracks tasks that outlive their request (upgraded WebSockets) so shutdown can wait for them.
     pub tasks: TaskTracker,
     /// Cancelled when shutdown begins.

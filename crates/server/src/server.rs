@@ -17,6 +17,7 @@ use crate::{
     config::{ConfigError, ServerConfig},
     edge::{admission::Admission, http},
     routes::{operator_router, router},
+    security::Authenticator,
     transports::tcp,
 };
 
@@ -119,8 +120,11 @@ impl Server {
         let drain = config.shutdown_drain;
         let admission = Admission::new(config.connections.max, config.connections.max_per_addr);
         let edge = config.connections.clone();
+        // Validated already; built here once so no connection reads a key file.
+        let auth = Arc::new(Authenticator::new(&config.security.auth)?);
         let state = AppState {
             hub: hub.clone(),
+            auth: auth.clone(),
             config: Arc::new(config),
             tasks: tasks.clone(),
             shutdown: shutdown.clone(),
@@ -133,6 +137,7 @@ impl Server {
                 listener,
                 hub.clone(),
                 state.config.clone(),
+                auth,
                 admission.clone(),
                 tasks.clone(),
                 shutdown.clone(),

@@ -17,7 +17,9 @@ use common::{
 };
 use futures_util::{SinkExt, StreamExt};
 use switchboard_hub::Hub;
-use switchboard_server::{ServerConfig, app::AppState, config::MIN_HEARTBEAT};
+use switchboard_server::{
+    ServerConfig, app::AppState, config::MIN_HEARTBEAT, security::Authenticator,
+};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -174,6 +176,7 @@ async fn a_router_from_a_hand_made_state_still_sends_websocket_heartbeats() {
     let (tasks, shutdown) = (TaskTracker::new(), CancellationToken::new());
     let state = AppState {
         hub: Hub::memory(config.hub.clone()),
+        auth: Arc::new(Authenticator::new(&config.security.auth).unwrap()),
         config: Arc::new(config),
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),

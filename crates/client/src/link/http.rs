@@ -82,6 +82,20 @@ impl HttpConn {
         accept: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Response<Incoming>, LinkError> {
+        self.send_with_bearer(method, path_and_query, accept, body, None)
+            .await
+    }
+
+    /// As [`HttpConn::send`], with `Authorization: Bearer <token>` when one is given (the
+    /// request that opens a polling session).
+    pub(crate) async fn send_with_bearer(
+        &mut self,
+        method: Method,
+        path_and_query: &str,
+        accept: &str,
+        body: Option<Vec<u8>>,
+        bearer: Option<&str>,
+    ) -> Result<Response<Incoming>, LinkError> {
         let mut request = Request::builder()
             .method(method)
             .uri(path_and_query)
@@ -90,6 +104,9 @@ impl HttpConn {
             .header(header::USER_AGENT, "switchboard-client");
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(token) = bearer {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))

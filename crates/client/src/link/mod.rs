@@ -63,14 +63,25 @@ pub(crate) struct LinkSettings {
     pub(crate) wire: Option<Arc<dyn WireLog>>,
     /// Bind sockets to this local address before connecting (`None`: any).
     pub(crate) local_addr: Option<std::net::IpAddr>,
+    /// The connection token, if any (see [`crate::ClientOptions::token`]).
+    pub(crate) token: Option<String>,
 }
 
 impl LinkSettings {
-    /// `?channels=a,b` for transports that take the list in the URL (empty when `None`).
-    pub(crate) fn channels_query(&self) -> String {
-        match &self.channels {
-            None => String::new(),
-            Some(list) => format!("?channels={}", list.join(",")),
+    /// `?channels=a,b&token=…` for transports that take both in the URL (WebSocket and
+    /// SSE); empty when there is neither. A JWT is base64url and dots: nothing to escape.
+    pub(crate) fn connect_query(&self) -> String {
+        let mut params = Vec::new();
+        if let Some(list) = &self.channels {
+            params.push(format!("channels={}", list.join(",")));
+        }
+        if let Some(token) = &self.token {
+            params.push(format!("token={token}"));
+        }
+        if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
         }
     }
 }

@@ -70,7 +70,13 @@ pub(crate) async fn connect(settings: &LinkSettings, mode: Mode) -> Result<Link,
     };
     let open = body_of(&open);
     let response = conn
-        .send(Method::POST, &path, "application/json", Some(open))
+        .send_with_bearer(
+            Method::POST,
+            &path,
+            "application/json",
+            Some(open),
+            settings.token.as_deref(),
+        )
         .await?;
     if response.status() != StatusCode::OK {
         return Err(refusal(response).await);

@@ -31,7 +31,7 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
     let path = format!(
         "{}{}",
         settings.endpoint.path_for(Transport::Sse),
-        settings.channels_query()
+        settings.connect_query()
     );
     let response = stream_conn
         .send(Method::GET, &path, "text/event-stream", None)

@@ -6,7 +6,7 @@
 //! With a wire log the socket is wrapped in a counting [`Tap`] (every byte reaches
 //! [`crate::wire::WireLog::counted`]); the frames are rendered here, one by one.
 
-use switchboard_protocol::server::Transport;
+use switchboard_protocol::{client::connect::Connect, server::Transport};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     sync::mpsc,
@@ -72,8 +72,21 @@ fn spawn_link(
         // The code, if any, came before as a `close` message, which the session read.
         let _ = in_tx.send(Inbound::lost(reason)).await;
     });
+    // A server that checks tokens reads a `connect` frame before anything else (and
+    // waits for one); a server without keys drops it. So it is always sent, anonymous
+    // when there is no token.
+    let connect = Some(
+        Connect {
+            token: settings.token.clone(),
+        }
+        .to_json(),
+    );
     let write_task = tokio::spawn(async move {
-        while let Some(text) = out_rx.recv().await {
+        let mut pending_connect = connect;
+        while let Some(text) = match pending_connect.take() {
+            Some(connect) => Some(connect),
+            None => out_rx.recv().await,
+        } {
             if let Some(wire) = &wire {
                 wire.log(Direction::Sent, &frame_rendering(text.as_bytes()));
             }

@@ -25,7 +25,7 @@ pub(crate) async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> 
         "ws://{}{}{}",
         settings.endpoint.authority(),
         settings.endpoint.path_for(Transport::Websocket),
-        settings.channels_query()
+        settings.connect_query()
     );
     let handshake = tokio::time::timeout(settings.connect_timeout, client_async(url, tap));
     let (socket, _response) = match handshake.await {

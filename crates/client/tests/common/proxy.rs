@@ -114,7 +114,10 @@ async fn serve(
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
         let n = tokio::select! {
             n = client.read(&mut buf) => n?,
-            () = tokio::time::sleep(std::time::Duration::from_millis(50)), if head.is_empty() => break,
+            // Raw TCP: nothing yet (the server speaks first), or a frame (the client's
+            // `connect`), which starts with its length, not with an HTTP method.
+            () = tokio::time::sleep(std::time::Duration::from_millis(50)),
+                if !head.first().is_some_and(u8::is_ascii_uppercase) => break,
         };
         if n == 0 {
             return Ok(());

@@ -81,8 +81,10 @@ impl Hub {
                 text,
             } => {
                 self.check_writable(&channel)?;
+                // An authenticated connection speaks as its token's user, whatever
+                // name the message gives.
                 let body = Body::Chat {
-                    user: &user,
+                    user: connection.user().unwrap_or(&user),
                     text: &text,
                 };
                 self.publish_and_ack(connection, id, &channel, body).await?;

@@ -23,7 +23,7 @@ use switchboard_protocol::{
 use crate::{
     broker::{Broker, BrokerError, MemoryBroker, Published},
     config::{HubConfig, STATS_TOP_CHANNELS},
-    connection::{Connection, Registry},
+    connection::{Connection, Identity, Registry},
     delivery::Delivery,
     outbox::Outbox,
     rate::{RateLimit, TokenBucket},
@@ -166,6 +166,17 @@ impl Hub {
     /// Registers a new connection. Call [`Hub::open`] next, and [`Hub::disconnect`] when
     /// the transport is done with it.
     pub fn connect(&self, transport: Transport, remote: Option<SocketAddr>) -> Arc<Connection> {
+        self.connect_as(transport, remote, None)
+    }
+
+    /// As [`Hub::connect`], for a client that authenticated as `identity` (the server
+    /// checked its token): `welcome`, chat and presence then name its user.
+    pub fn connect_as(
+        &self,
+        transport: Transport,
+        remote: Option<SocketAddr>,
+        identity: Option<Identity>,
+    ) -> Arc<Connection> {
         let outbox = Outbox::new(self.config.queue_messages, self.config.queue_bytes)
             .with_replay_limit(self.config.replay_messages);
         let connection = Arc::new(Connection::new(
@@ -175,6 +186,7 @@ impl Hub {
             outbox,
             self.counters.clone(),
             TokenBucket::new(&self.rate_limit, std::time::Instant::now()),
+            identity,
         ));
         self.registry.insert(connection.clone());
         self.counters.opened(transport);
@@ -210,6 +222,7 @@ impl Hub {
         let welcome = ServerMessage::Welcome {
             connection_id: connection.id().to_string(),
             session_token,
+            user: connection.user().map(str::to_owned),
             server: SERVER_NAME.to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol: PROTOCOL_VERSION,

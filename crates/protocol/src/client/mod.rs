@@ -11,6 +11,7 @@
 //! costs nothing more), and a test round-trips every type through both.
 
 pub mod build;
+pub mod connect;
 mod data_check;
 mod probe;
 
@@ -370,6 +371,12 @@ fn parse_typed(
                 id,
                 channel: channel(&f.channel)?,
             }
+        }
+        connect::CONNECT_TYPE => {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidField,
+                "`connect` is read only as the first frame of a raw TCP connection to a server that checks tokens",
+            ));
         }
         other => {
             return Err(ProtocolError::new(

@@ -1,7 +1,7 @@
-//! Security settings: which browser origins and `Host` names the server answers, and the
-//! key that signs session tokens. `docs/security.md` says what each one protects.
+//! Security settings: which browser origins and `Host` names the server answers, the
+//! key that signs session tokens, and the keys that check connection tokens. `docs/security.md` says what each one protects.
 
-use crate::security::{HostRule, OriginRule, SessionKey};
+use crate::security::{AuthConfig, Authenticator, HostRule, OriginRule, SessionKey};
 
 use super::validate::ConfigError;
 
@@ -26,6 +26,8 @@ pub struct SecurityConfig {
     pub allowed_hosts: Vec<HostRule>,
     /// Signs and checks session tokens (`--session-key`; random per process by default).
     pub session_key: SessionKey,
+    /// Connection tokens (`--auth-*`): off by default, every connection anonymous.
+    pub auth: AuthConfig,
 }
 
 impl Default for SecurityConfig {
@@ -34,6 +36,7 @@ impl Default for SecurityConfig {
             allowed_origins: vec![OriginRule::Local],
             allowed_hosts: vec![HostRule::Local],
             session_key: SessionKey::random(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -59,6 +62,7 @@ impl SecurityConfig {
                 min: MIN_SESSION_KEY_BYTES,
             });
         }
+        Authenticator::new(&self.auth)?;
         Ok(())
     }
 }

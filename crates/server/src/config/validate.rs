@@ -123,6 +123,36 @@ pub enum ConfigError {
         /// Which listener already has it (`http` or `tcp`).
         other: &'static str,
     },
+    /// An HMAC secret shorter than the minimum.
+    #[error(
+        "`{field}` is {len} bytes; at least {min}: a short HMAC secret can be guessed offline from any token it signed"
+    )]
+    AuthSecretTooShort {
+        /// The setting (`security.auth.hmac_secret` or `..._previous`).
+        field: &'static str,
+        /// Its length, in bytes.
+        len: usize,
+        /// The shortest accepted, in bytes.
+        min: usize,
+    },
+    /// A previous HMAC secret with no current one.
+    #[error(
+        "`security.auth.hmac_secret_previous` is set without `security.auth.hmac_secret`: rotate by moving the old secret to previous and setting the new one"
+    )]
+    AuthPreviousWithoutCurrent,
+    /// The public key file cannot be read or is not a PEM RSA or P-256 public key.
+    #[error("`security.auth.public_key_file` ({path}): {why}")]
+    AuthPublicKey {
+        /// The configured path.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Auth is required but no key could verify a token.
+    #[error(
+        "`security.auth.required` is true but no key is configured (`--auth-hmac-secret` or `--auth-public-key`): every connection would be refused"
+    )]
+    AuthRequiredWithoutKey,
 }
 
 impl ServerConfig {

@@ -8,6 +8,7 @@
 //! linger and the end reason. [`routes`] mounts the HTTP transports and starts that
 //! ticker, so no router can be built without it.
 
+mod connect_auth;
 mod credential;
 pub mod echo;
 pub(crate) mod http_error;

@@ -190,6 +190,10 @@ pub(super) fn member_of(connection: &Connection) -> Member {
     Member {
         connection_id: connection.id().to_string(),
         transport: connection.transport(),
+        user: connection.user().map(str::to_owned),
+        info: connection
+            .identity()
+            .and_then(|identity| identity.info.clone()),
     }
 }
 

@@ -24,6 +24,9 @@
 //!   graceful shutdown never waits out a poll timeout.
 //! - Sending without polling (`POST /poll/message`) and ending a session
 //!   (`POST /poll/close`) are in the `send` module.
+//! - The request that opens a session carries the connection token as
+//!   `Authorization: Bearer …` (or `?token=`); a refused one gets 401 + 403-410 and opens
+//!   nothing (see `transports::connect_auth`). Later requests need only the `session_token`.
 //! - Errors: 503 + 204 (turned off), 415 + 202, 413 + 206, 400 + 100/103/104, 403 + 400
 //!   (no valid `session_token`: checked before anything else about the session, so a
 //!   refused request never holds, acknowledges or ends one), 404 + 200 (the token's
@@ -38,8 +41,8 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::{
     Router,
     body::Body,
-    extract::{ConnectInfo, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{ConnectInfo, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -51,6 +54,7 @@ use self::{
     poll_session::{PollSession, ResponseBounds, Sessions},
 };
 use super::{
+    connect_auth::{Granted, authenticate, bearer_or_query, identity, with_token_channels},
     credential::session_id,
     http_error::{error_response, transport_disabled},
     json_body::{parse_json, read_json_body},
@@ -107,9 +111,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(
                 move |State(state): State<AppState>,
                       ConnectInfo(remote): ConnectInfo<SocketAddr>,
+                      uri: Uri,
                       headers: HeaderMap,
                       body: Body| {
-                    handle(state, long, Kind::Long, remote, headers, body)
+                    handle(state, long, Kind::Long, remote, (uri, headers), body)
                 },
             ),
         )
@@ -118,12 +123,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(
                 move |State(state): State<AppState>,
                       ConnectInfo(remote): ConnectInfo<SocketAddr>,
+                      uri: Uri,
                       headers: HeaderMap,
                       body: Body| {
-                    handle(state, short, Kind::Short, remote, headers, body)
+                    handle(state, short, Kind::Short, remote, (uri, headers), body)
                 },
             ),
         )
+}
+
+/// `?token=` on the request that opens a session (when `Authorization` cannot be set).
+#[derive(Debug, serde::Deserialize)]
+struct TokenParam {
+    token: Option<String>,
 }
 
 async fn handle(
@@ -131,7 +143,7 @@ async fn handle(
     sessions: Arc<Sessions>,
     kind: Kind,
     remote: SocketAddr,
-    headers: HeaderMap,
+    (uri, headers): (Uri, HeaderMap),
     body: Body,
 ) -> Response {
     let config = &state.config.poll;
@@ -151,7 +163,13 @@ async fn handle(
         Err(rejection) => return rejection.into_response(),
     };
     if request.session_token.is_none() && request.connection_id.is_none() {
-        return open(&state, &sessions, kind, remote, request).await;
+        let query = Query::<TokenParam>::try_from_uri(&uri).ok();
+        let token = bearer_or_query(&headers, query.as_ref().and_then(|q| q.token.as_deref()));
+        let granted = match authenticate(&state, token) {
+            Ok(granted) => granted,
+            Err(refused) => return *refused,
+        };
+        return open(&state, &sessions, kind, remote, request, granted).await;
     }
     let id = match session_id(&state.config.security.session_key, &request) {
         Ok(id) => id.to_owned(),
@@ -167,6 +185,7 @@ async fn open(
     kind: Kind,
     remote: SocketAddr,
     request: PollRequest<'static>,
+    granted: Granted,
 ) -> Response {
     if request.cursor.is_some() {
         return error_response(
@@ -184,6 +203,7 @@ async fn open(
         Some(Ok(channels)) => Some(channels),
         Some(Err(err)) => return error_response(StatusCode::BAD_REQUEST, err.code, err.message),
     };
+    let channels = with_token_channels(channels, &state.hub.config().auto_subscribe, &granted);
     if let Err(full) = sessions.reserve(remote.ip()) {
         return error_response(
             StatusCode::TOO_MANY_REQUESTS,
@@ -195,7 +215,7 @@ async fn open(
         );
     }
     let hub = &state.hub;
-    let connection = hub.connect(kind.transport(), Some(remote));
+    let connection = hub.connect_as(kind.transport(), Some(remote), identity(&granted));
     let timings = Timings {
         heartbeat_interval_ms: 0,
         idle_timeout_ms: state.config.poll.session_grace.as_millis() as u64,

@@ -16,7 +16,8 @@
 //!   order or a `gap` event says what is gone. A token that cannot be parsed is not an
 //!   error of the stream: it starts fresh and says so with an `error` event (103).
 //! - A browser never gives up by mistake: only a request that can never succeed gets a
-//!   non-200 answer (400 for a bad channel name, 503 when SSE is turned off); a server
+//!   non-200 answer (400 for a bad channel name, 401 for a connection token refused
+//!   (`?token=`, see [`connect_auth`](super::connect_auth)), 503 when SSE is turned off); a server
 //!   shutting down or a slow-consumer close ends a 200 stream, which `EventSource`
 //!   reconnects after `retry`.
 //! - A client that goes away is noticed when hyper drops the body (the read side sees
@@ -50,6 +51,7 @@ pub use message::message_handler;
 use self::token::{ResumeToken, StreamPositions};
 use super::{
     channel_list::parse_channel_list,
+    connect_auth::{authenticate, identity, with_token_channels},
     http_error::{error_response, transport_disabled},
     lifecycle::{
         self, Due, EndReason, Keepalive, KeepaliveClock, Wake, cut_slow_consumer, next_wake,
@@ -71,6 +73,8 @@ pub struct SseParams {
     /// The resume token, for clients that cannot set `Last-Event-ID`.
     #[serde(rename = "lastEventId")]
     last_event_id: Option<String>,
+    /// The connection token (a JWT), when the server checks them.
+    token: Option<String>,
 }
 
 /// `GET /sse`: opens the event stream (see the module's guarantees). Answers non-200
@@ -90,6 +94,11 @@ pub async fn handler(
         Ok(channels) => channels,
         Err(err) => return error_response(StatusCode::BAD_REQUEST, err.code, err.message),
     };
+    let granted = match authenticate(&state, params.token.as_deref()) {
+        Ok(granted) => granted,
+        Err(refused) => return *refused,
+    };
+    let requested = with_token_channels(requested, &state.hub.config().auto_subscribe, &granted);
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -101,7 +110,7 @@ pub async fn handler(
     let subscriptions = initial_subscriptions(requested, &state.hub.config().auto_subscribe, token);
 
     let hub = state.hub.clone();
-    let connection = hub.connect(Transport::Sse, Some(remote));
+    let connection = hub.connect_as(Transport::Sse, Some(remote), identity(&granted));
     let keepalive = Keepalive::sse(config);
     let session_token = state
         .config

@@ -15,6 +15,12 @@
 //!   `error` 203 frame). Either way the frame is sent and the connection closed at once,
 //!   without touching the hub. With the defaults the TCP bound (10,000) sits below the
 //!   global one (15,000), so raw TCP alone cannot take every place from HTTP.
+//! - Connection tokens: on a server that checks them (`--auth-hmac-secret` or
+//!   `--auth-public-key`), the first frame must be `{"type":"connect","token":"…"}`
+//!   within `TCP_CONNECT_TIMEOUT` (5 s); nothing else is read before it. A refused or
+//!   missing one gets an `error` frame (403-410) and a close, before the hub knows of
+//!   the connection. Without keys no `connect` is awaited, and one sent as the first
+//!   frame anyway is dropped (so a client may always send it).
 //! - On connect the client gets `welcome`, then `subscribed` for `broadcast` and each
 //!   configured channel (`lobby` and `clock` by default).
 //! - Keepalive, limits, slow consumers and the final `close` notice: see [`tcp_session`].
@@ -45,6 +51,7 @@ use crate::{
         admission::{Admission, Refusal},
         http::ACCEPT_ERROR_BACKOFF,
     },
+    security::Authenticator,
 };
 
 /// How long the refusal notice to a connection over the limit may take to write.
@@ -63,6 +70,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     hub: Arc<Hub>,
     config: Arc<ServerConfig>,
+    auth: Arc<Authenticator>,
     admission: Admission,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -117,8 +125,9 @@ pub(crate) async fn serve(
         };
         let hub = hub.clone();
         let config = config.clone();
+        let auth = auth.clone();
         tasks.spawn(async move {
-            tcp_session::run(stream, remote, hub, config).await;
+            tcp_session::run(stream, remote, hub, config, &auth).await;
             drop((permit, slot));
         });
     }
@@ -142,7 +151,7 @@ fn refusal_error(refusal: Refusal) -> ProtocolError {
 }
 
 /// Tells a connection over a cap why it is closed, then closes it.
-async fn refuse(mut stream: TcpStream, framing: Framing, refusal: ProtocolError) {
+pub(super) async fn refuse(mut stream: TcpStream, framing: Framing, refusal: ProtocolError) {
     let error = ServerMessage::from_error(&refusal);
     let mut codec = FrameCodec::new(framing, 0);
     let mut frame = bytes::BytesMut::new();

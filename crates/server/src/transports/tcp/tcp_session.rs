@@ -26,11 +26,12 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use switchboard_hub::{Connection, Delivery, Hub, InitialSubscription, Transport};
 use switchboard_protocol::{
     CloseCode, ErrorCode, ProtocolError, ServerMessage,
+    client::connect::{Connect, parse_connect},
     frame::{FrameCodec, FrameError},
     now_ms,
 };
@@ -41,10 +42,11 @@ use tokio::{
     },
     time::timeout,
 };
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 
 use crate::{
     config::{ServerConfig, TCP_READ_BUFFER, TCP_WRITE_BATCH},
+    security::{Authenticated, Authenticator},
     transports::lifecycle::{
         self, CLOSE_NOTICE_TIMEOUT, Due, EndReason, Keepalive, KeepaliveClock, Wake,
         cut_slow_consumer, next_wake,
@@ -63,14 +65,87 @@ enum Written {
     Gone,
 }
 
+/// How long a server that checks tokens waits for the `connect` frame: a few round trips
+/// for a slow client, short enough that silent sockets do not pile up.
+pub(crate) const TCP_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What was read before the connection was registered: bytes already buffered past the
+/// first frame, and that frame itself when it was a message rather than `connect`.
+/// It lives only in the boxed opening future ([`open`]), never in the connection task.
+struct Preread {
+    buffered: BytesMut,
+    first_message: Option<Bytes>,
+}
+
+/// A connection registered with the hub and opened (`welcome` queued), ready to serve.
+struct Opened {
+    stream: TcpStream,
+    connection: Arc<Connection>,
+    /// The start of a frame read before the connection opened.
+    partial: Option<Box<BytesMut>>,
+    /// Nothing was read before opening (a server without keys): a first frame that is
+    /// `connect` is dropped, so a client that always sends one works with every server.
+    first_may_be_connect: bool,
+}
+
 /// Serves one accepted connection until it ends, then forgets it in the hub.
 pub(super) async fn run(
     stream: TcpStream,
     remote: SocketAddr,
     hub: Arc<Hub>,
     config: Arc<ServerConfig>,
+    auth: &Authenticator,
 ) {
-    let connection = hub.connect(Transport::Tcp, Some(remote));
+    // Boxed: authenticating and opening happen once, and their state would otherwise
+    // sit in every connection's task for its whole life.
+    let Some(opened) = Box::pin(open(stream, remote, &hub, &config, auth)).await else {
+        return;
+    };
+    let Opened {
+        stream,
+        connection,
+        partial,
+        first_may_be_connect,
+    } = *opened;
+    let session = TcpSession {
+        hub: &hub,
+        connection: &connection,
+        framing: config.tcp.framing,
+        keepalive: Keepalive::tcp(&config.tcp),
+    };
+    let (ended, read) = session.run(stream, partial, first_may_be_connect).await;
+    tracing::debug!(connection = %connection.id(), ?ended, "TCP connection closed");
+    ended.record(&connection);
+    hub.disconnect(&connection).await;
+    if let Some(read) = read {
+        lifecycle::linger(read).await;
+    }
+}
+
+/// Authenticates (on a server with keys: the `connect` frame, refused with an `error`
+/// frame and a close), registers the connection, queues `welcome` and the initial
+/// subscriptions, then handles what the client sent behind `connect`.
+async fn open(
+    stream: TcpStream,
+    remote: SocketAddr,
+    hub: &Arc<Hub>,
+    config: &ServerConfig,
+    auth: &Authenticator,
+) -> Option<Box<Opened>> {
+    let (stream, granted, preread) = if auth.checks_tokens() {
+        let codec = FrameCodec::new(config.tcp.framing, hub.config().max_message_bytes);
+        match authenticate_first_frame(stream, codec, auth).await {
+            Ok((stream, granted, preread)) => (stream, granted, Some(preread)),
+            Err((stream, refusal)) => {
+                super::refuse(stream, config.tcp.framing, refusal).await;
+                return None;
+            }
+        }
+    } else {
+        (stream, None, None)
+    };
+    let identity = granted.as_ref().map(|granted| granted.identity.clone());
+    let connection = hub.connect_as(Transport::Tcp, Some(remote), identity);
     let keepalive = Keepalive::tcp(&config.tcp);
     let channels = (!config.tcp.channels.is_empty()).then(|| {
         config
@@ -81,21 +156,91 @@ pub(super) async fn run(
             .map(InitialSubscription::new)
             .collect()
     });
-    lifecycle::open(&hub, &connection, channels, &keepalive).await;
-    let (ended, read) = TcpSession {
-        hub: &hub,
-        connection: &connection,
-        framing: config.tcp.framing,
-        keepalive,
+    let channels = add_token_channels(channels, &hub.config().auto_subscribe, granted);
+    lifecycle::open(hub, &connection, channels, &keepalive).await;
+    let first_may_be_connect = preread.is_none();
+    let partial = match preread {
+        Some(preread) => {
+            let session = TcpSession {
+                hub,
+                connection: &connection,
+                framing: config.tcp.framing,
+                keepalive,
+            };
+            session.handle_preread(preread).await
+        }
+        None => None,
+    };
+    Some(Box::new(Opened {
+        stream,
+        connection,
+        partial,
+        first_may_be_connect,
+    }))
+}
+
+/// Reads the first frame of a connection to a server that checks tokens: a `connect`
+/// frame is authenticated; any other message (or none within [`TCP_CONNECT_TIMEOUT`])
+/// connects without a token, which is refused where tokens are required. On refusal the
+/// stream comes back with the error to send before closing.
+async fn authenticate_first_frame(
+    stream: TcpStream,
+    codec: FrameCodec,
+    auth: &Authenticator,
+) -> Result<(TcpStream, Option<Authenticated>, Preread), (TcpStream, ProtocolError)> {
+    let mut framed = FramedRead::new(stream, codec);
+    let first = match timeout(TCP_CONNECT_TIMEOUT, framed.next()).await {
+        Ok(Some(Ok(payload))) => Some(payload),
+        _ => None,
+    };
+    let parts = framed.into_parts();
+    let (stream, buffered) = (parts.io, parts.read_buf);
+    let (token, first_message) = match &first {
+        Some(payload) => match parse_connect(std::str::from_utf8(payload).unwrap_or("")) {
+            Ok(Some(Connect { token })) => (token, None),
+            Ok(None) => (None, first),
+            Err(err) => return Err((stream, err)),
+        },
+        None => (None, None),
+    };
+    match auth.authenticate(token.as_deref()) {
+        Ok(granted) => Ok((
+            stream,
+            granted,
+            Preread {
+                buffered,
+                first_message,
+            },
+        )),
+        Err(refusal) => Err((
+            stream,
+            ProtocolError::new(refusal.code(), refusal.message()),
+        )),
     }
-    .run(stream)
-    .await;
-    tracing::debug!(connection = %connection.id(), ?ended, "TCP connection closed");
-    ended.record(&connection);
-    hub.disconnect(&connection).await;
-    if let Some(read) = read {
-        lifecycle::linger(read).await;
+}
+
+/// The configured channels (or the hub's auto-subscribe list) plus the token's own.
+fn add_token_channels(
+    channels: Option<Vec<InitialSubscription>>,
+    auto_subscribe: &[switchboard_protocol::ChannelName],
+    granted: Option<Authenticated>,
+) -> Option<Vec<InitialSubscription>> {
+    let Some(granted) = granted.filter(|granted| !granted.channels.is_empty()) else {
+        return channels;
+    };
+    let mut list = channels.unwrap_or_else(|| {
+        auto_subscribe
+            .iter()
+            .cloned()
+            .map(InitialSubscription::new)
+            .collect()
+    });
+    for channel in granted.channels {
+        if !list.iter().any(|s| s.channel == channel) {
+            list.push(InitialSubscription::new(channel));
+        }
     }
+    Some(list)
 }
 
 struct TcpSession<'a> {
@@ -108,10 +253,21 @@ struct TcpSession<'a> {
 impl TcpSession<'_> {
     /// Runs until the connection ends; after a server-side close, also hands back the
     /// read half for the linger.
-    async fn run(self, stream: TcpStream) -> (EndReason, Option<OwnedReadHalf>) {
+    /// `partial` is the start of a frame read before the connection opened; with
+    /// `first_may_be_connect`, a first frame that is `connect` is dropped.
+    async fn run(
+        self,
+        stream: TcpStream,
+        partial: Option<Box<BytesMut>>,
+        first_may_be_connect: bool,
+    ) -> (EndReason, Option<OwnedReadHalf>) {
         let codec = FrameCodec::new(self.framing, self.hub.config().max_message_bytes);
         let (read, write) = stream.into_split();
         let mut reader = FramedRead::with_capacity(read, codec.clone(), TCP_READ_BUFFER);
+        if let Some(partial) = partial {
+            reader.read_buffer_mut().extend_from_slice(&partial);
+        }
+        let mut first_may_be_connect = first_may_be_connect;
         let mut writer = FramedWrite::new(write, codec);
         // False once the input can no longer be trusted (bad frame) or has ended; the
         // keepalive stops with it (what is left is flushing and closing).
@@ -126,7 +282,12 @@ impl TcpSession<'_> {
                     match frame {
                         Some(Ok(payload)) => {
                             clock.heard();
-                            self.handle_frame(payload).await;
+                            let skip = std::mem::take(&mut first_may_be_connect)
+                                && std::str::from_utf8(&payload)
+                                    .is_ok_and(|text| matches!(parse_connect(text), Ok(Some(_))));
+                            if !skip {
+                                self.handle_frame(payload).await;
+                            }
                         }
                         Some(Err(FrameError::Io(err))) => {
                             tracing::debug!(connection = %self.connection.id(), %err, "TCP read failed");
@@ -171,6 +332,21 @@ impl TcpSession<'_> {
                 }
             }
         }
+    }
+
+    /// The frames read before the connection opened. Frames the client sent right behind
+    /// `connect` are handled now (the reader would wait for the socket before decoding
+    /// its buffer); the start of a frame still arriving is returned for the reader.
+    async fn handle_preread(&self, preread: Preread) -> Option<Box<BytesMut>> {
+        if let Some(first) = preread.first_message {
+            self.handle_frame(first).await;
+        }
+        let mut decoder = FrameCodec::new(self.framing, self.hub.config().max_message_bytes);
+        let mut buffered = preread.buffered;
+        while let Ok(Some(frame)) = decoder.decode(&mut buffered) {
+            self.handle_frame(frame).await;
+        }
+        (!buffered.is_empty()).then(|| Box::new(buffered))
     }
 
     /// One well-framed message: anything but UTF-8 JSON gets an error and reading goes on.
@@ -274,7 +450,8 @@ mod tests {
         let stream = TcpStream::connect(addr).await.unwrap();
         let hub = Hub::memory(Default::default());
         let config = Arc::new(ServerConfig::ephemeral());
-        let size = std::mem::size_of_val(&run(stream, addr, hub, config));
+        let auth = Authenticator::new(&Default::default()).unwrap();
+        let size = std::mem::size_of_val(&run(stream, addr, hub, config, &auth));
         assert!(size <= 1848, "a TCP connection's task is {size} bytes");
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Framing: each text frame carries one JSON protocol message, in both directions.
 //! `?channels=a,b` chooses the channels joined on connect (default: the configured
-//! auto-subscribe list); `broadcast` is always joined.
+//! auto-subscribe list); `broadcast` is always joined. `?token=` carries the connection
+//! token ([`connect_auth`](super::connect_auth)): refused with 401 before the upgrade.
 //!
 //! Guarantees:
 //! - One task per connection (a hand-written future, `ws_session`) reads frames, drains
@@ -34,6 +35,7 @@ use tokio_tungstenite::tungstenite;
 
 use super::{
     channel_list::parse_channel_list,
+    connect_auth::{authenticate, identity, with_token_channels},
     http_error::{error_response, transport_disabled},
     lifecycle::{self, Keepalive},
     upgrade::accept,
@@ -50,6 +52,8 @@ use ws_session::WsSession;
 pub struct WsParams {
     /// Comma-separated channels to join on connect.
     channels: Option<String>,
+    /// The connection token (a JWT), when the server checks them.
+    token: Option<String>,
 }
 
 /// `GET /ws`: checks the channel list (400 with `error` 104 before the upgrade) and the
@@ -68,11 +72,17 @@ pub async fn handler(
         Ok(channels) => channels,
         Err(err) => return error_response(StatusCode::BAD_REQUEST, err.code, err.message),
     };
+    let granted = match authenticate(&state, params.token.as_deref()) {
+        Ok(granted) => granted,
+        Err(refused) => return *refused,
+    };
+    let channels = with_token_channels(channels, &state.hub.config().auto_subscribe, &granted);
+    let identity = identity(&granted);
     let config = state.config.clone();
     let hub = state.hub.clone();
     let socket_config = socket_config(&config.ws, hub.config().max_message_bytes);
     accept(request, socket_config, &state.tasks, move |socket| {
-        let connection = hub.connect(Transport::Websocket, Some(remote));
+        let connection = hub.connect_as(Transport::Websocket, Some(remote), identity);
         let open = {
             let (hub, connection) = (hub.clone(), connection.clone());
             let keepalive = Keepalive::websocket(&config.ws);
