@@ -10,7 +10,8 @@
 //!   Past that reserve a refused socket is closed unanswered. A refused connection gets
 //!   [`OVER_CAP_HEADER_TIMEOUT`] for its head and no keep-alive, so the reserve turns over.
 //! - A failed `accept` (out of file descriptors, say) never spins: the loop waits
-//!   [`ACCEPT_ERROR_BACKOFF`] and logs at most once a second.
+//!   `ACCEPT_ERROR_BACKOFF` and logs at most once a second (the `accept` module, shared
+//!   with raw TCP).
 //! - Handlers see `ConnectInfo<SocketAddr>` as with `axum::serve`; sockets keep
 //!   `TCP_NODELAY`; WebSocket upgrades work as before (the socket, with its slot, moves
 //!   into the WebSocket session, so the connection counts until the WebSocket ends).
@@ -36,6 +37,7 @@ use tokio::{net::TcpListener, sync::Semaphore, time::Instant};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
+    accept::next_connection,
     admission::{Admission, Refusal},
     body::TimedBody,
     burst_log::BurstLog,
@@ -51,10 +53,6 @@ use crate::{
 /// request head: a health check sends its head at once, and a client that drips one
 /// should not hold a place in the small reserve of answered refusals.
 const OVER_CAP_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// After a failed `accept` wait this long before the next, so the loop does not spin
-/// while the condition (no file descriptors left, say) lasts.
-pub(crate) const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Accepts HTTP connections until `shutdown` is cancelled, then waits for them to end.
 pub(crate) async fn serve(
@@ -74,24 +72,11 @@ pub(crate) async fn serve(
     });
     let config = Arc::new(config);
     loop {
-        let accepted = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
+        let Some((stream, remote)) =
+            next_connection(&listener, &shutdown, &accept_errors, "HTTP").await
+        else {
+            break;
         };
-        let (stream, remote) = match accepted {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                if let Some(left_out) = accept_errors.note() {
-                    tracing::warn!(%err, left_out, backoff = ?ACCEPT_ERROR_BACKOFF, "HTTP accept failed; backing off");
-                }
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(ACCEPT_ERROR_BACKOFF) => continue,
-                }
-            }
-        };
-        // Real-time messages are small: send them now rather than coalescing.
-        let _ = stream.set_nodelay(true);
         match admission.try_admit(remote.ip()) {
             Ok(slot) => {
                 let stream = EdgeStream::new(stream, Some(slot));

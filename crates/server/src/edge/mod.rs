@@ -21,7 +21,9 @@
 //! - `timer`: hyper's header timer, split into header and keep-alive timeouts.
 //! - `body`: the request body deadline.
 //! - `burst_log`: one log line per burst of refusals or accept errors.
+//! - `accept`: the accept step both listeners share (backoff on errors, `TCP_NODELAY`).
 
+pub(crate) mod accept;
 pub mod admission;
 pub(crate) mod body;
 mod burst_log;

@@ -48,8 +48,8 @@ use crate::{
     config::ServerConfig,
     edge::{
         BurstLog,
+        accept::next_connection,
         admission::{Admission, Refusal},
-        http::ACCEPT_ERROR_BACKOFF,
     },
     security::Authenticator,
 };
@@ -80,24 +80,11 @@ pub(crate) async fn serve(
     let accept_errors = BurstLog::default();
     let refusals = BurstLog::default();
     loop {
-        let accepted = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
+        let Some((stream, remote)) =
+            next_connection(&listener, &shutdown, &accept_errors, "TCP").await
+        else {
+            break;
         };
-        let (stream, remote) = match accepted {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                if let Some(left_out) = accept_errors.note() {
-                    tracing::warn!(%err, left_out, backoff = ?ACCEPT_ERROR_BACKOFF, "TCP accept failed; backing off");
-                }
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(ACCEPT_ERROR_BACKOFF) => continue,
-                }
-            }
-        };
-        // Real-time messages are small: send them now rather than coalescing.
-        let _ = stream.set_nodelay(true);
         let admitted = admission
             .try_admit(remote.ip())
             .map_err(refusal_error)
