@@ -1,6 +1,7 @@
-//! `--log-format json`: every stderr line of the real binary is a JSON object, and a
-//! connection's end is one `connection closed` event carrying its id, transport, remote
-//! address, duration, close reason and message counts.
+//! `--log-format json`: every stderr line of the real binary is a JSON object, a
+//! connection's start is one `connection opened` event (id, transport, remote address)
+//! and its end one `connection closed` event carrying its id, transport, remote address,
+//! duration, close reason and message counts.
 
 // Test code: an unwrap that fails is a test that fails, with the value in its message.
 #![allow(clippy::unwrap_used)]
@@ -77,8 +78,9 @@ async fn a_closed_connection_is_one_json_event_with_its_fields() {
     socket.close(None).await.unwrap();
     drop(socket);
 
-    let found = tokio::task::spawn_blocking(move || {
+    let (opened, found) = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + PATIENCE;
+        let mut opened = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let event = event_rx
@@ -86,13 +88,27 @@ async fn a_closed_connection_is_one_json_event_with_its_fields() {
                 .expect("the close event in time");
             assert!(event.is_object(), "{event}");
             let fields = &event["fields"];
-            if fields["message"] == "connection closed" && fields["connection"] == id.as_str() {
-                return event;
+            if fields["connection"] != id.as_str() {
+                continue;
+            }
+            if fields["message"] == "connection opened" {
+                opened = Some(event);
+            } else if fields["message"] == "connection closed" {
+                return (opened.expect("the open event before the close"), event);
             }
         }
     })
     .await
     .unwrap();
+    assert_eq!(opened["level"], "INFO", "{opened}");
+    assert_eq!(opened["fields"]["transport"], "websocket", "{opened}");
+    assert!(
+        opened["fields"]["remote"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"),
+        "{opened}"
+    );
     let fields = &found["fields"];
     assert_eq!(found["level"], "INFO", "{found}");
     assert_eq!(fields["transport"], "websocket", "{found}");

@@ -190,7 +190,15 @@ impl Hub {
         ));
         self.registry.insert(connection.clone());
         self.counters.opened(transport);
-        tracing::debug!(connection = %connection.id(), %transport, ?remote, "connected");
+        // One event when a connection opens and one when it closes, whatever the transport:
+        // what an operator greps for (the close carries duration, reason and counts).
+        tracing::info!(
+            connection = %connection.id(),
+            %transport,
+            remote = remote.map(tracing::field::display),
+            user = connection.user(),
+            "connection opened"
+        );
         if self.is_shutting_down() {
             connection.close(CloseCode::GoingAway);
         }
@@ -333,6 +341,7 @@ impl Hub {
             connection = %connection.id(),
             transport = %connection.transport(),
             remote = connection.remote().map(tracing::field::display),
+            user = connection.user(),
             duration_ms = lasted.as_millis() as u64,
             close_code = closed_with.map(CloseCode::code),
             close_reason = closed_with.map_or("client_gone", CloseCode::reason),
