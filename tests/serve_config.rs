@@ -4,59 +4,35 @@
 // Test code: an unwrap that fails is a test that fails, with the value in its message.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::{
-    process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
+    process::{Command, Output, Stdio},
+    time::Duration,
 };
+
+use common::ChildGuard;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// Kills the child if the test ends before it exits (a panic, a timeout).
-struct KillOnDrop(Option<Child>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// Runs `switchboard serve` with `args` and returns how it ended (within [`PATIENCE`]).
 fn serve(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("serve")
-        .args(["--port", "0", "--tcp-port", "0"])
-        .args(args)
-        // No `.env` from the developer's checkout, and nothing outbound if it did start.
-        .current_dir(std::env::temp_dir())
-        .env("SWITCHBOARD_WEATHER_ENABLED", "false")
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut guard = KillOnDrop(Some(child));
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let child = guard.0.as_mut().expect("running");
-        if child.try_wait().expect("try_wait").is_some() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`serve {args:?}` still running after {PATIENCE:?}: it should have refused to start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    guard
-        .0
-        .take()
-        .expect("exited")
-        .wait_with_output()
-        .expect("output")
+    let mut child = ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .args(["--port", "0", "--tcp-port", "0"])
+            .args(args)
+            // No `.env` from the developer's checkout, and nothing outbound if it did start.
+            .current_dir(std::env::temp_dir())
+            .env("SWITCHBOARD_WEATHER_ENABLED", "false")
+            .env("SWITCHBOARD_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    child.output_within(PATIENCE).unwrap_or_else(|| {
+        panic!("`serve {args:?}` still running after {PATIENCE:?}: it should have refused to start")
+    })
 }
 
 fn assert_refused(args: &[&str], expected: &str) {

@@ -5,9 +5,10 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::{
+    io::Read,
     ops::{Deref, DerefMut},
-    process::{Child, Command, ExitStatus},
-    time::Duration,
+    process::{Child, Command, ExitStatus, Output},
+    time::{Duration, Instant},
 };
 
 /// A spawned child that is killed (if still running) and reaped when dropped.
@@ -32,6 +33,36 @@ impl ChildGuard {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+impl ChildGuard {
+    /// Blocks until the child exits, at most `limit`, then collects what it wrote to its
+    /// piped stdout and stderr; `None` if it is still running (it is killed on drop).
+    pub fn output_within(&mut self, limit: Duration) -> Option<Output> {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.0.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stdout = Vec::new();
+        if let Some(mut pipe) = self.0.stdout.take() {
+            let _ = pipe.read_to_end(&mut stdout);
+        }
+        let mut stderr = Vec::new();
+        if let Some(mut pipe) = self.0.stderr.take() {
+            let _ = pipe.read_to_end(&mut stderr);
+        }
+        Some(Output {
+            status,
+            stdout,
+            stderr,
+        })
     }
 }
 
